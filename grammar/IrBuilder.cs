@@ -1,0 +1,776 @@
+using System.Globalization;
+using System.Text;
+using Antlr4.Runtime;
+using Antlr4.Runtime.Tree;
+using AutoSpIR.Grammar.Generated;
+using AutoSpIR.IR;
+using static AutoSpIR.Grammar.Generated.AspIRParser;
+using IrType = AutoSpIR.IR.Type;
+using IrAttribute = AutoSpIR.IR.Attribute;
+
+namespace AutoSpIR.Grammar;
+
+/// <summary>
+/// Turns an AspIR parse tree into IR. It resolves SSA names in nested scopes
+/// (forward references become placeholders, resolved when the definition comes),
+/// checks that every use agrees with its value's type, and reads each op's custom
+/// form against its <see cref="OpDef"/>. It stops at the first error, which it
+/// reports with file:line:col.
+/// </summary>
+internal sealed class IrBuilder
+{
+    private readonly Context _ctx;
+    private readonly DiagnosticEngine _diag;
+    private readonly string _file;
+    private readonly int _lineOffset;
+    private Scope _scope;
+
+    public IrBuilder(Context ctx, DiagnosticEngine diag, string file, int lineOffset)
+    {
+        _ctx = ctx;
+        _diag = diag;
+        _file = file;
+        _lineOffset = lineOffset;
+        _scope = new Scope(null, isolated: true);
+    }
+
+    // ------------------------------------------------------------------ errors
+
+    private Location Loc(IToken t) => new(_file, t.Line + _lineOffset, t.Column + 1);
+    private Location Loc(ParserRuleContext c) => Loc(c.Start);
+    private Location Loc(ITerminalNode n) => Loc(n.Symbol);
+
+    private ReportedErrorException Fail(Location loc, string message)
+    {
+        _diag.Error(loc, message);
+        return new ReportedErrorException();
+    }
+
+    // ------------------------------------------------------------------ scopes
+
+    /// <summary>Names visible in one region; lookups continue outward until an isolated scope.</summary>
+    private sealed class Scope
+    {
+        public Scope(Scope? parent, bool isolated)
+        {
+            Parent = parent;
+            Isolated = isolated;
+        }
+
+        public Scope? Parent { get; }
+        public bool Isolated { get; }
+        public Dictionary<string, (Value[] Values, Location Loc)> Names { get; } = new();
+        public Dictionary<string, List<(ForwardRef Ref, Location Loc)>> Pending { get; } = new();
+        public Dictionary<string, (Block Block, Location Loc, bool Defined)> Blocks { get; } = new();
+    }
+
+    /// <summary>A placeholder for a value used before its definition.</summary>
+    private sealed class ForwardRef : Value
+    {
+        public ForwardRef(IrType type) : base(type) { }
+        public override Operation? DefiningOp => null;
+        public override Block? ParentBlock => null;
+    }
+
+    private void PushScope(bool isolated) => _scope = new Scope(_scope, isolated);
+
+    private void PopScope()
+    {
+        var s = _scope;
+        _scope = s.Parent!;
+        foreach (var (name, b) in s.Blocks)
+            if (!b.Defined) throw Fail(b.Loc, $"reference to an undefined block '^{name}'");
+        foreach (var (name, refs) in s.Pending)
+        {
+            if (s.Isolated || _scope is null)
+                throw Fail(refs[0].Loc, $"use of undeclared SSA value name '%{name}'");
+            // Not isolated: the name may still be defined later in the enclosing region.
+            if (!_scope.Pending.TryGetValue(name, out var outer)) _scope.Pending[name] = outer = new();
+            outer.AddRange(refs);
+        }
+    }
+
+    private static (string Name, int Index) SplitUse(string text)
+    {
+        // "%r#1" -> ("r", 1); "%r" -> ("r", 0)
+        int hash = text.IndexOf('#');
+        if (hash < 0) return (text[1..], -1);
+        return (text[1..hash], int.Parse(text.AsSpan(hash + 1), CultureInfo.InvariantCulture));
+    }
+
+    private Value ResolveUse(ITerminalNode node, IrType expected)
+    {
+        var (name, index) = SplitUse(node.GetText());
+        for (var s = _scope; s is not null; s = s.Parent)
+        {
+            if (s.Names.TryGetValue(name, out var def))
+            {
+                int i = index < 0 ? 0 : index;
+                if (i >= def.Values.Length)
+                    throw Fail(Loc(node), $"result number {i} of '%{name}' is out of range: it has {def.Values.Length} result{(def.Values.Length == 1 ? "" : "s")}");
+                var v = def.Values[i];
+                if (!ReferenceEquals(v.Type, expected))
+                    throw Fail(Loc(node), $"use of value '{node.GetText()}' expects different type than prior uses: '{expected}' vs '{v.Type}'");
+                return v;
+            }
+            if (s.Isolated) break;
+        }
+        if (index > 0)
+            throw Fail(Loc(node), $"use of undeclared SSA value name '{node.GetText()}'");
+        // A forward reference: legal across blocks; the verifier reports a use that its definition does not dominate.
+        if (!_scope.Pending.TryGetValue(name, out var list)) _scope.Pending[name] = list = new();
+        foreach (var (prior, _) in list)
+            if (!ReferenceEquals(prior.Type, expected))
+                throw Fail(Loc(node), $"use of value '{node.GetText()}' expects different type than prior uses: '{expected}' vs '{prior.Type}'");
+        var fwd = new ForwardRef(expected);
+        list.Add((fwd, Loc(node)));
+        return fwd;
+    }
+
+    private void Define(string name, Value[] values, Location loc)
+    {
+        for (var s = _scope; s is not null; s = s.Parent)
+        {
+            if (s.Names.TryGetValue(name, out var prior))
+            {
+                _diag.Error(loc, $"redefinition of SSA value '%{name}'").AttachNote(prior.Loc, "previously defined here");
+                throw new ReportedErrorException();
+            }
+            if (s.Isolated) break;
+        }
+        _scope.Names[name] = (values, loc);
+        foreach (var v in values) v.NameHint = name;
+        // Resolve forward references made in this scope or nested ones that bubbled up here.
+        if (_scope.Pending.Remove(name, out var refs))
+        {
+            foreach (var (fwd, useLoc) in refs)
+            {
+                if (!ReferenceEquals(fwd.Type, values[0].Type))
+                    throw Fail(useLoc, $"use of value '%{name}' expects different type than its definition: '{fwd.Type}' vs '{values[0].Type}'");
+                fwd.ReplaceAllUsesWith(values[0]);
+            }
+        }
+    }
+
+    private Block BlockRef(ITerminalNode node, bool defining)
+    {
+        var name = node.GetText()[1..];
+        if (_scope.Blocks.TryGetValue(name, out var entry))
+        {
+            if (defining)
+            {
+                if (entry.Defined) throw Fail(Loc(node), $"redefinition of block '^{name}'");
+                _scope.Blocks[name] = (entry.Block, entry.Loc, true);
+            }
+            return entry.Block;
+        }
+        var b = new Block { NameHint = name };
+        _scope.Blocks[name] = (b, Loc(node), defining);
+        return b;
+    }
+
+    // ------------------------------------------------------------------ top level
+
+    /// <summary>Builds the module of a file; top-level ops that are not one module are wrapped in one.</summary>
+    public Operation BuildFile(FileContext file)
+    {
+        var ops = file.operation();
+        var top = new List<Operation>();
+        var block = new Block();
+        foreach (var o in ops) top.Add(BuildOperation(o, block));
+        PopScopeCheckTopLevel();
+        if (top.Count == 1 && top[0].Name == "module")
+        {
+            top[0].Remove();
+            return top[0];
+        }
+        var module = Operation.Create(_ctx, "module", Array.Empty<Value>(), Array.Empty<IrType>(), null, 1,
+            new Location(_file, 1 + _lineOffset, 1));
+        foreach (var op in top)
+        {
+            op.Remove();
+            block.Append(op);
+        }
+        module.Region(0).AddBlock(block);
+        return module;
+    }
+
+    private void PopScopeCheckTopLevel()
+    {
+        foreach (var (name, refs) in _scope.Pending)
+            throw Fail(refs[0].Loc, $"use of undeclared SSA value name '%{name}'");
+    }
+
+    // ------------------------------------------------------------------ operations
+
+    private Operation BuildOperation(OperationContext ctx, Block block)
+    {
+        var results = ReadResultDefs(ctx.resultList());
+        Operation op;
+        if (ctx.genericOperation() is { } g) op = BuildGeneric(g, results.Count);
+        else if (ctx.moduleOperation() is { } m) op = BuildModule(m);
+        else if (ctx.funcOperation() is { } f) op = BuildFunc(f);
+        else if (ctx.returnOperation() is { } r) op = BuildReturn(r);
+        else if (ctx.callOperation() is { } c) op = BuildCall(c);
+        else op = BuildCustom(ctx.customOperation(), results.Count);
+
+        int bound = 0;
+        foreach (var r in results) bound += r.Count;
+        if (bound != op.NumResults)
+            throw Fail(Loc(ctx), $"operation defines {op.NumResults} result{(op.NumResults == 1 ? "" : "s")} but was provided {bound} to bind");
+        block.Append(op);
+        int next = 0;
+        foreach (var r in results)
+        {
+            var vals = new Value[r.Count];
+            for (int i = 0; i < r.Count; i++) vals[i] = op.Result(next++);
+            Define(r.Name, vals, r.Loc);
+        }
+        return op;
+    }
+
+    private readonly record struct ResultDef(string Name, int Count, Location Loc);
+
+    private List<ResultDef> ReadResultDefs(ResultListContext? list)
+    {
+        var defs = new List<ResultDef>();
+        if (list is null) return defs;
+        foreach (var d in list.resultDef())
+        {
+            var id = d.VALUE_ID();
+            var text = id.GetText();
+            if (text.Contains('#')) throw Fail(Loc(id), $"expected a result name without '#', found '{text}'");
+            int count = 1;
+            if (d.INT() is { } n && (!int.TryParse(n.GetText(), out count) || count < 1))
+                throw Fail(Loc(n), $"expected a positive result count, found '{n.GetText()}'");
+            defs.Add(new ResultDef(text[1..], count, Loc(id)));
+        }
+        return defs;
+    }
+
+    private OpDef? LookupDef(string name, Location loc)
+    {
+        var def = _ctx.LookupOp(name);
+        if (def is not null || _ctx.AllowUnregisteredDialects) return def;
+        int dot = name.IndexOf('.');
+        var dialect = dot > 0 ? name[..dot] : name;
+        if (_ctx.LookupDialect(dialect) is null)
+            throw Fail(loc, dot > 0
+                ? $"operation '{name}' belongs to an unregistered dialect '{dialect}' (use --allow-unregistered-dialect to accept it)"
+                : $"unknown operation '{name}'");
+        throw Fail(loc, $"unregistered operation '{name}' in dialect '{dialect}'");
+    }
+
+    private Operation BuildGeneric(GenericOperationContext g, int expectedResults)
+    {
+        var nameTok = g.STRING();
+        var name = UnquoteString(nameTok.Symbol);
+        var loc = Loc(nameTok);
+        var def = LookupDef(name, loc);
+        var fnType = BuildFunctionType(g.functionType());
+        var uses = g.valueList()?.VALUE_ID() ?? Array.Empty<ITerminalNode>();
+        if (uses.Length != fnType.Inputs.Count)
+            throw Fail(Loc(g.functionType()), $"'{name}' has {uses.Length} operand{(uses.Length == 1 ? "" : "s")} but its type lists {fnType.Inputs.Count}");
+        var operands = new Value[uses.Length];
+        for (int i = 0; i < uses.Length; i++) operands[i] = ResolveUse(uses[i], fnType.Inputs[i]);
+        var successors = g.successorList()?.BLOCK_ID().Select(b => BlockRef(b, defining: false)).ToArray();
+        var attrs = g.attrDict() is { } ad ? BuildAttrDict(ad) : _ctx.EmptyDictionary;
+        var regions = g.regionList()?.region() ?? Array.Empty<RegionContext>();
+        var op = Operation.Create(_ctx, name, operands, fnType.Results, attrs, regions.Length, loc, def, successors);
+        bool isolated = def?.HasTrait(OpTraits.IsolatedFromAbove) ?? false;
+        for (int i = 0; i < regions.Length; i++) BuildRegion(regions[i], op.Region(i), isolated, entryArgs: null);
+        return op;
+    }
+
+    private Operation BuildModule(ModuleOperationContext m)
+    {
+        var loc = Loc(m.KW_MODULE());
+        var entries = new List<KeyValuePair<string, IrAttribute>>();
+        if (m.attrDict() is { } ad) entries.AddRange(BuildAttrDict(ad).Entries);
+        if (m.SYMBOL_ID() is { } sym) entries.Add(new("sym_name", _ctx.String(SymbolName(sym.Symbol))));
+        var op = Operation.Create(_ctx, "module", Array.Empty<Value>(), Array.Empty<IrType>(), _ctx.Dictionary(entries), 1, loc);
+        BuildRegion(m.region(), op.Region(0), isolated: true, entryArgs: null);
+        if (op.Region(0).IsEmpty) op.Region(0).AddBlock();
+        return op;
+    }
+
+    private Operation BuildFunc(FuncOperationContext f)
+    {
+        var loc = Loc(f.KW_FUNC());
+        var name = SymbolName(f.SYMBOL_ID().Symbol);
+        var args = f.funcArgList()?.funcArg() ?? Array.Empty<FuncArgContext>();
+        var argTypes = new IrType[args.Length];
+        var argAttrs = new IrAttribute[args.Length];
+        for (int i = 0; i < args.Length; i++)
+        {
+            argTypes[i] = BuildType(args[i].type());
+            argAttrs[i] = args[i].attrDict() is { } d ? BuildAttrDict(d) : _ctx.EmptyDictionary;
+        }
+        var resultTypes = new List<IrType>();
+        var resAttrs = new List<IrAttribute>();
+        if (f.funcResults() is { } fr)
+        {
+            if (fr.type() is { } single)
+            {
+                resultTypes.Add(BuildType(single));
+                resAttrs.Add(_ctx.EmptyDictionary);
+            }
+            else
+                foreach (var r in fr.funcResult())
+                {
+                    resultTypes.Add(BuildType(r.type()));
+                    resAttrs.Add(r.attrDict() is { } d ? BuildAttrDict(d) : _ctx.EmptyDictionary);
+                }
+        }
+        var entries = new List<KeyValuePair<string, IrAttribute>>();
+        if (f.attrDict() is { } extra)
+        {
+            foreach (var e in BuildAttrDict(extra).Entries)
+            {
+                if (e.Key is "sym_name" or "function_type" or "sym_visibility" or "arg_attrs" or "res_attrs")
+                    throw Fail(Loc(extra), $"'{e.Key}' is given by the func.func syntax and may not appear in its attributes");
+                entries.Add(e);
+            }
+        }
+        entries.Add(new("sym_name", _ctx.String(name)));
+        entries.Add(new("function_type", _ctx.TypeAttr(_ctx.Function(argTypes, resultTypes))));
+        if (f.visibility is { } vis)
+        {
+            if (vis.Text is not ("private" or "public" or "nested"))
+                throw Fail(Loc(vis), $"expected visibility 'private', 'public' or 'nested', found '{vis.Text}'");
+            entries.Add(new("sym_visibility", _ctx.String(vis.Text)));
+        }
+        if (argAttrs.Any(a => a is DictionaryAttr { Count: > 0 })) entries.Add(new("arg_attrs", _ctx.Array(argAttrs)));
+        if (resAttrs.Any(a => a is DictionaryAttr { Count: > 0 })) entries.Add(new("res_attrs", _ctx.Array(resAttrs.ToArray())));
+
+        var op = Operation.Create(_ctx, "func.func", Array.Empty<Value>(), Array.Empty<IrType>(), _ctx.Dictionary(entries), 1, loc);
+        if (f.region() is { } body)
+        {
+            var named = new (string Name, IrType Type, Location Loc)[args.Length];
+            for (int i = 0; i < args.Length; i++)
+                named[i] = (args[i].VALUE_ID().GetText(), argTypes[i], Loc(args[i].VALUE_ID()));
+            BuildRegion(body, op.Region(0), isolated: true, entryArgs: named);
+        }
+        else if (args.Any(a => a.VALUE_ID() is null))
+            throw Fail(loc, "a function declaration has no body");
+        return op;
+    }
+
+    private Operation BuildReturn(ReturnOperationContext r)
+    {
+        var loc = Loc(r.KW_RETURN());
+        var uses = r.valueList()?.VALUE_ID() ?? Array.Empty<ITerminalNode>();
+        var types = r.typeList()?.type().Select(BuildType).ToArray() ?? Array.Empty<IrType>();
+        if (uses.Length != types.Length)
+            throw Fail(loc, $"'func.return' has {uses.Length} operand{(uses.Length == 1 ? "" : "s")} but {types.Length} type{(types.Length == 1 ? "" : "s")}");
+        var operands = new Value[uses.Length];
+        for (int i = 0; i < uses.Length; i++) operands[i] = ResolveUse(uses[i], types[i]);
+        return Operation.Create(_ctx, "func.return", operands, Array.Empty<IrType>(), null, 0, loc);
+    }
+
+    private Operation BuildCall(CallOperationContext c)
+    {
+        var loc = Loc(c.KW_CALL());
+        var fnType = BuildFunctionType(c.functionType());
+        var uses = c.valueList()?.VALUE_ID() ?? Array.Empty<ITerminalNode>();
+        if (uses.Length != fnType.Inputs.Count)
+            throw Fail(Loc(c.functionType()), $"'func.call' has {uses.Length} operand{(uses.Length == 1 ? "" : "s")} but its type lists {fnType.Inputs.Count}");
+        var operands = new Value[uses.Length];
+        for (int i = 0; i < uses.Length; i++) operands[i] = ResolveUse(uses[i], fnType.Inputs[i]);
+        var entries = new List<KeyValuePair<string, IrAttribute>>();
+        if (c.attrDict() is { } ad) entries.AddRange(BuildAttrDict(ad).Entries);
+        entries.Add(new("callee", _ctx.Symbol(SymbolName(c.SYMBOL_ID().Symbol))));
+        return Operation.Create(_ctx, "func.call", operands, fnType.Results, _ctx.Dictionary(entries), 0, loc);
+    }
+
+    /// <summary>The uniform custom form; the op's definition says how to read the types.</summary>
+    private Operation BuildCustom(CustomOperationContext c, int boundResults)
+    {
+        var nameTok = c.BARE_ID();
+        var name = nameTok.GetText();
+        var loc = Loc(nameTok);
+        var def = _ctx.LookupOp(name);
+        if (def is null)
+        {
+            LookupDef(name, loc);   // reports unknown dialects and ops
+            throw Fail(loc, $"custom form of unregistered operation '{name}': write it in the generic form \"{name}\"(...)");
+        }
+        if (def.Form != CustomForm.Uniform)
+            throw Fail(loc, $"'{name}' has a custom form of its own; this is not it");
+        var uses = c.valueList()?.VALUE_ID() ?? Array.Empty<ITerminalNode>();
+
+        IrType[] operandTypes;
+        IrType[] resultTypes;
+        var spec = c.typeSpec();
+        switch (spec)
+        {
+            case null:
+                operandTypes = Array.Empty<IrType>();
+                resultTypes = Array.Empty<IrType>();
+                if (uses.Length > 0 || boundResults > 0 || def.NumResults > 0)
+                    throw Fail(loc, $"expected ':' and the type of '{name}'");
+                break;
+            case FullFunctionTypeSpecContext full:
+                operandTypes = full.typeList()?.type().Select(BuildType).ToArray() ?? Array.Empty<IrType>();
+                resultTypes = BuildResultTypes(full.resultTypes());
+                break;
+            case ShortTypeSpecContext shortSpec:
+            {
+                var t = BuildType(shortSpec.type());
+                if (shortSpec.resultTypes() is { } rt)
+                {
+                    operandTypes = new[] { t };
+                    resultTypes = BuildResultTypes(rt);
+                }
+                else if (def.HasTrait(OpTraits.SameOperandsAndResultType))
+                {
+                    operandTypes = Enumerable.Repeat(t, uses.Length).ToArray();
+                    resultTypes = Enumerable.Repeat(t, boundResults > 0 ? boundResults : def.NumResults).ToArray();
+                }
+                else if (uses.Length == 0)
+                {
+                    operandTypes = Array.Empty<IrType>();
+                    resultTypes = Enumerable.Repeat(t, boundResults > 0 ? boundResults : def.NumResults).ToArray();
+                }
+                else
+                    throw Fail(Loc(spec), $"expected a function type '(operand types) -> result types' for '{name}'");
+                break;
+            }
+            default:
+                throw Fail(Loc(spec), "unexpected type specification");
+        }
+
+        if (uses.Length != operandTypes.Length)
+            throw Fail(Loc((ParserRuleContext?)spec ?? c), $"'{name}' has {uses.Length} operand{(uses.Length == 1 ? "" : "s")} but its type lists {operandTypes.Length}");
+        var operands = new Value[uses.Length];
+        for (int i = 0; i < uses.Length; i++) operands[i] = ResolveUse(uses[i], operandTypes[i]);
+
+        var attrs = c.attrDict() is { } ad ? BuildAttrDict(ad) : _ctx.EmptyDictionary;
+        if (c.positionalAttr() is { } pa)
+        {
+            if (def.PositionalAttribute is not { } posName)
+                throw Fail(Loc(pa), $"'{name}' takes no positional attribute; expected operands or an attribute dictionary");
+            if (attrs.Get(posName) is not null)
+                throw Fail(Loc(pa), $"'{posName}' is given twice: positionally and in the attribute dictionary");
+            var value = BuildPositional(pa, resultTypes.Length > 0 ? resultTypes[0] : null);
+            attrs = _ctx.Dictionary(attrs.Entries.Append(new(posName, value)));
+        }
+        return Operation.Create(_ctx, name, operands, resultTypes, attrs, 0, loc, def);
+    }
+
+    private IrAttribute BuildPositional(PositionalAttrContext pa, IrType? resultType)
+    {
+        var tensor = resultType as TensorType;
+        if (pa.KW_DENSE() is not null)
+        {
+            if (tensor is null) throw Fail(Loc(pa), "a dense literal needs a tensor result type");
+            return BuildDense(pa.denseLiteral(), tensor, Loc(pa));
+        }
+        if (pa.INT() is { } i)
+            return tensor is { Element.IsFloat: true } ? _ctx.Float(ParseDouble(i.Symbol)) : _ctx.Integer(ParseLong(i.Symbol));
+        if (pa.FLOAT() is { } f) return _ctx.Float(ParseDouble(f.Symbol));
+        if (pa.STRING() is { } s) return _ctx.String(UnquoteString(s.Symbol));
+        if (pa.SYMBOL_ID() is { } sym) return _ctx.Symbol(SymbolName(sym.Symbol));
+        return _ctx.Bool(pa.KW_TRUE() is not null);
+    }
+
+    // ------------------------------------------------------------------ regions
+
+    /// <summary>
+    /// Builds a region. Unlabeled ops at the start form the entry block; when there are
+    /// none, the first labeled block is the entry. A function's signature arguments
+    /// become the entry block's arguments.
+    /// </summary>
+    private void BuildRegion(RegionContext rc, Region region, bool isolated,
+        (string Name, IrType Type, Location Loc)[]? entryArgs)
+    {
+        PushScope(isolated);
+        var ops = rc.operation();
+        var blocks = rc.block();
+        bool labeledEntry = ops.Length == 0 && blocks.Length > 0;
+        if (!labeledEntry && (ops.Length > 0 || entryArgs is not null))
+        {
+            var entry = new Block();
+            region.AddBlock(entry);
+            AddEntryArgs(entry, entryArgs);
+            foreach (var o in ops) BuildOperation(o, entry);
+        }
+        for (int i = 0; i < blocks.Length; i++)
+        {
+            var bc = blocks[i];
+            var b = BlockRef(bc.BLOCK_ID(), defining: true);
+            region.AddBlock(b);
+            if (i == 0 && labeledEntry && entryArgs is not null)
+            {
+                if (bc.blockArgList() is not null)
+                    throw Fail(Loc(bc), "the entry block of a function takes its arguments from the signature; its label cannot list them");
+                AddEntryArgs(b, entryArgs);
+            }
+            if (bc.blockArgList() is { } args)
+                foreach (var ba in args.blockArg())
+                {
+                    var a = b.AddArgument(BuildType(ba.type()));
+                    Define(ba.VALUE_ID().GetText()[1..], new Value[] { a }, Loc(ba.VALUE_ID()));
+                }
+            foreach (var o in bc.operation()) BuildOperation(o, b);
+        }
+        PopScope();
+    }
+
+    private void AddEntryArgs(Block entry, (string Name, IrType Type, Location Loc)[]? entryArgs)
+    {
+        if (entryArgs is null) return;
+        foreach (var (name, type, loc) in entryArgs)
+        {
+            var a = entry.AddArgument(type);
+            Define(name[1..], new Value[] { a }, loc);
+        }
+    }
+
+    // ------------------------------------------------------------------ types
+
+    private IrType BuildType(TypeContext t)
+    {
+        if (t.tensorType() is { } tt) return BuildTensorType(tt);
+        if (t.functionType() is { } ft) return BuildFunctionType(ft);
+        if (t.BARE_ID() is { } id)
+            return _ctx.LookupScalar(id.GetText()) ?? throw Fail(Loc(id), $"unknown type '{id.GetText()}'");
+        var dt = t.DIALECT_TYPE();
+        var name = dt.GetText()[1..];
+        if (!_ctx.AllowUnregisteredDialects)
+            throw Fail(Loc(dt), $"unknown type '!{name}' (dialect types need --allow-unregistered-dialect)");
+        return _ctx.Opaque(name, t.dialectBody() is { } body ? NormalizeBody(body) : "");
+    }
+
+    private TensorType BuildTensorType(TensorTypeContext tt)
+    {
+        var elemTok = tt.BARE_ID();
+        var element = _ctx.LookupScalar(elemTok.GetText())
+                      ?? throw Fail(Loc(elemTok), $"unknown element type '{elemTok.GetText()}' (expected f64, f32, bf16, f16, i64, i32, i8, i1 or index)");
+        long[] shape = Array.Empty<long>();
+        if (tt.SHAPE() is { } sh)
+        {
+            var text = sh.GetText();
+            var parts = text[..^1].Split('x');
+            shape = new long[parts.Length];
+            for (int i = 0; i < parts.Length; i++)
+            {
+                if (parts[i] == "?") shape[i] = TensorType.Dynamic;
+                else if (!long.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out shape[i]) || shape[i] > (1L << 48))
+                    throw Fail(Loc(sh), $"dimension size '{parts[i]}' is too large");
+            }
+        }
+        IrAttribute? encoding = tt.attribute() is { } enc ? BuildAttribute(enc) : null;
+        return _ctx.Tensor(shape, element, encoding);
+    }
+
+    private FunctionType BuildFunctionType(FunctionTypeContext ft)
+    {
+        var inputs = ft.typeList()?.type().Select(BuildType).ToArray() ?? Array.Empty<IrType>();
+        return _ctx.Function(inputs, BuildResultTypes(ft.resultTypes()));
+    }
+
+    private IrType[] BuildResultTypes(ResultTypesContext rt)
+    {
+        if (rt.type() is { } single) return new[] { BuildType(single) };
+        return rt.typeList()?.type().Select(BuildType).ToArray() ?? Array.Empty<IrType>();
+    }
+
+    // ------------------------------------------------------------------ attributes
+
+    private DictionaryAttr BuildAttrDict(AttrDictContext d)
+    {
+        var entries = d.attrEntry();
+        if (entries.Length == 0) return _ctx.EmptyDictionary;
+        var list = new List<KeyValuePair<string, IrAttribute>>(entries.Length);
+        var seen = new HashSet<string>();
+        foreach (var e in entries)
+        {
+            var keyCtx = e.attrKey();
+            var key = keyCtx.STRING() is { } s ? UnquoteString(s.Symbol) : keyCtx.GetText();
+            if (!seen.Add(key)) throw Fail(Loc(keyCtx), $"duplicate key '{key}' in dictionary attribute");
+            list.Add(new(key, e.attribute() is { } a ? BuildAttribute(a) : _ctx.Unit));
+        }
+        return _ctx.Dictionary(list);
+    }
+
+    private IrAttribute BuildAttribute(AttributeContext a)
+    {
+        switch (a)
+        {
+            case IntAttrContext i:
+            {
+                var type = i.type() is { } t ? BuildType(t) : null;
+                if (type is ScalarType { IsFloat: true } ft) return _ctx.Float(ParseDouble(i.INT().Symbol), ft);
+                if (type is not null and not ScalarType { IsInteger: true })
+                    throw Fail(Loc(i.type()), $"integer literal not valid for type {type}");
+                var value = ParseLong(i.INT().Symbol);
+                var st = (ScalarType?)type ?? _ctx.I64;
+                if (st.Kind == ScalarKind.I1 && value is not (0 or 1) || st.BitWidth < 64 && st.Kind != ScalarKind.Index && (value >= 1L << st.BitWidth || value < -(1L << (st.BitWidth - 1))))
+                    throw Fail(Loc(i), $"integer constant {value} is out of range for {st}");
+                return _ctx.Integer(value, st);
+            }
+            case FloatAttrContext f:
+            {
+                var type = f.type() is { } t ? BuildType(t) : null;
+                if (type is not null and not ScalarType { IsFloat: true })
+                    throw Fail(Loc(f.type()), $"floating point literal not valid for type {type}");
+                return _ctx.Float(ParseDouble(f.FLOAT().Symbol), (ScalarType?)type);
+            }
+            case StringAttrContext s: return _ctx.String(UnquoteString(s.STRING().Symbol));
+            case TrueAttrContext: return _ctx.True;
+            case FalseAttrContext: return _ctx.False;
+            case UnitAttrContext: return _ctx.Unit;
+            case ArrayAttrContext arr: return _ctx.Array(arr.attribute().Select(BuildAttribute).ToArray());
+            case DictAttrContext dict: return BuildAttrDict(dict.attrDict());
+            case SymbolAttrContext sym: return _ctx.Symbol(SymbolName(sym.SYMBOL_ID().Symbol));
+            case DenseAttrContext dense:
+            {
+                var type = BuildType(dense.type());
+                if (type is not TensorType tt)
+                    throw Fail(Loc(dense.type()), $"dense elements need a tensor type, found {type}");
+                return BuildDense(dense.denseLiteral(), tt, Loc(dense));
+            }
+            case DialectAttrContext da:
+            {
+                var name = da.HASH_ID().GetText()[1..];
+                if (!_ctx.AllowUnregisteredDialects && _ctx.LookupDialect(name.Split('.')[0]) is null)
+                    throw Fail(Loc(da), $"unknown attribute '#{name}' (dialect attributes need --allow-unregistered-dialect)");
+                return _ctx.OpaqueAttr(name, da.dialectBody() is { } body ? NormalizeBody(body) : "");
+            }
+            case TypeAttrContext ta: return _ctx.TypeAttr(BuildType(ta.type()));
+            default: throw Fail(Loc(a), "unexpected attribute");
+        }
+    }
+
+    private DenseElementsAttr BuildDense(DenseLiteralContext? lit, TensorType type, Location loc)
+    {
+        if (!type.IsStatic) throw Fail(loc, $"dense elements need a static shape, found {type}");
+        if (lit is null) throw Fail(loc, "dense literal is empty");
+        var scalars = new List<DenseScalarContext>();
+        if (lit.denseScalar() is { } splat) scalars.Add(splat);
+        else CollectDense(lit, 0, type, scalars);
+        long n = type.NumElements;
+        if (scalars.Count != 1 && scalars.Count != n)
+            throw Fail(loc, $"dense literal has {scalars.Count} elements, but {type} holds {n}");
+        if (type.Element.IsFloat)
+        {
+            var vals = new double[scalars.Count];
+            for (int i = 0; i < vals.Length; i++)
+            {
+                var s = scalars[i];
+                if (s.KW_TRUE() is not null || s.KW_FALSE() is not null)
+                    throw Fail(Loc(s), $"boolean literal in a dense tensor of {type.Element}");
+                vals[i] = ParseDouble(s.Start);
+            }
+            return _ctx.DenseFloats(type, vals);
+        }
+        var ints = new long[scalars.Count];
+        for (int i = 0; i < ints.Length; i++)
+        {
+            var s = scalars[i];
+            if (s.FLOAT() is not null) throw Fail(Loc(s), $"floating point literal in a dense tensor of {type.Element}");
+            ints[i] = s.KW_TRUE() is not null ? 1 : s.KW_FALSE() is not null ? 0 : ParseLong(s.Start);
+            if (type.Element.Kind == ScalarKind.I1 && ints[i] is not (0 or 1))
+                throw Fail(Loc(s), $"i1 element must be true, false, 0 or 1, found {ints[i]}");
+        }
+        return _ctx.DenseInts(type, ints);
+    }
+
+    private void CollectDense(DenseLiteralContext lit, int dim, TensorType type, List<DenseScalarContext> output)
+    {
+        if (lit.denseScalar() is { } s)
+        {
+            if (dim != type.Rank) throw Fail(Loc(lit), $"dense literal nests {dim} levels deep here, but {type} has rank {type.Rank}");
+            output.Add(s);
+            return;
+        }
+        if (dim >= type.Rank) throw Fail(Loc(lit), $"dense literal nests deeper than the rank {type.Rank} of {type}");
+        var items = lit.denseLiteral();
+        if (items.Length != type.Dim(dim))
+            throw Fail(Loc(lit), $"dense literal has {items.Length} elements in dimension {dim}, but {type} has {type.Dim(dim)}");
+        foreach (var item in items) CollectDense(item, dim + 1, type, output);
+    }
+
+    /// <summary>Rebuilds the text of a dialect body with normalized spacing.</summary>
+    private static string NormalizeBody(DialectBodyContext body)
+    {
+        var sb = new StringBuilder();
+        AppendTokens(body, sb);
+        return sb.ToString();
+    }
+
+    private static void AppendTokens(IParseTree node, StringBuilder sb)
+    {
+        if (node is ITerminalNode t)
+        {
+            var text = t.GetText();
+            switch (text)
+            {
+                case ",": sb.Append(", "); break;
+                case ":": sb.Append(": "); break;
+                case "=": sb.Append(" = "); break;
+                case "->": sb.Append(" -> "); break;
+                default:
+                    if (sb.Length > 0 && NeedsSpace(sb[^1], text[0])) sb.Append(' ');
+                    sb.Append(text);
+                    break;
+            }
+            return;
+        }
+        for (int i = 0; i < node.ChildCount; i++) AppendTokens(node.GetChild(i), sb);
+    }
+
+    private static bool NeedsSpace(char prev, char next) =>
+        (char.IsLetterOrDigit(prev) || prev is '"' or '_' or '?') && (char.IsLetterOrDigit(next) || next is '"' or '_' or '%' or '@' or '#' or '!' or '-' or '?');
+
+    // ------------------------------------------------------------------ literals
+
+    private long ParseLong(IToken t)
+    {
+        if (!long.TryParse(t.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v))
+            throw Fail(Loc(t), $"integer constant '{t.Text}' is out of range");
+        return v;
+    }
+
+    private static double ParseDouble(IToken t) => t.Text switch
+    {
+        "inf" => double.PositiveInfinity,
+        "-inf" => double.NegativeInfinity,
+        "nan" => double.NaN,
+        _ => double.Parse(t.Text, NumberStyles.Float, CultureInfo.InvariantCulture),
+    };
+
+    private string SymbolName(IToken t) => t.Text[1] == '"' ? Unquote(t.Text[1..], t) : t.Text[1..];
+
+    private string UnquoteString(IToken t) => Unquote(t.Text, t);
+
+    private string Unquote(string quoted, IToken t)
+    {
+        var body = quoted.AsSpan(1, quoted.Length - 2);
+        if (body.IndexOf('\\') < 0) return body.ToString();
+        var sb = new StringBuilder(body.Length);
+        for (int i = 0; i < body.Length; i++)
+        {
+            char c = body[i];
+            if (c != '\\') { sb.Append(c); continue; }
+            char e = body[++i];
+            switch (e)
+            {
+                case 'n': sb.Append('\n'); break;
+                case 't': sb.Append('\t'); break;
+                case '"': sb.Append('"'); break;
+                case '\\': sb.Append('\\'); break;
+                default:
+                    if (i + 1 < body.Length && Uri.IsHexDigit(e) && Uri.IsHexDigit(body[i + 1]))
+                    {
+                        sb.Append((char)Convert.ToInt32(body.Slice(i, 2).ToString(), 16));
+                        i++;
+                    }
+                    else throw Fail(Loc(t), $"unknown escape '\\{e}' in string literal");
+                    break;
+            }
+        }
+        return sb.ToString();
+    }
+}
