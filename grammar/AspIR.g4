@@ -12,6 +12,11 @@ grammar AspIR;
 
 file : operation* EOF ;
 
+// The driver parses a top-level module piecewise (header, one op at a time, the
+// closing brace) so that the parse tree of only one function is alive at a time.
+moduleHeader : KW_MODULE SYMBOL_ID? (KW_ATTRIBUTES attrDict)? '{' ;
+closeBrace   : '}' ;
+
 operation
     : resultList? (genericOperation | moduleOperation | funcOperation | returnOperation
                    | callOperation | customOperation)
@@ -37,7 +42,7 @@ funcOperation
       (KW_ATTRIBUTES attrDict)? region?
     ;
 funcArgList : funcArg (',' funcArg)* ;
-funcArg     : VALUE_ID ':' type attrDict? ;
+funcArg     : (VALUE_ID ':')? type attrDict? ;   // names are absent in a declaration
 funcResults : type | '(' (funcResult (',' funcResult)*)? ')' ;
 funcResult  : type attrDict? ;
 
@@ -70,7 +75,8 @@ valueList : VALUE_ID (',' VALUE_ID)* ;
 // ---------------------------------------------------------------- types
 
 type
-    : tensorType
+    : TENSOR_TYPE                // tensor<4x?xf32> without an encoding: one token
+    | tensorType
     | functionType
     | BARE_ID                    // f32, i64, bf16, index, ...
     | DIALECT_TYPE dialectBody?  // !dist.token
@@ -135,6 +141,10 @@ KW_FALSE      : 'false' ;
 KW_UNIT       : 'unit' ;
 
 ARROW : '->' ;
+
+// The common tensor type as a single token (the parser's hottest path); one with
+// an encoding or with spaces inside falls back to the tensorType rule.
+TENSOR_TYPE : 'tensor<' ((DIGITS | '?') 'x')* [a-zA-Z_] [a-zA-Z_0-9]* '>' ;
 
 // The dimension list of a shaped type, trailing 'x' included: the "1x?x64x"
 // of tensor<1x?x64xbf16>. Longest match keeps it one token.

@@ -21,11 +21,32 @@ public static class AspIRParserDriver
     /// </summary>
     public static Operation? Parse(string text, string fileName, Context ctx, DiagnosticEngine diag, int lineOffset = 0)
     {
+        var lexer = new AspIRLexer(new AntlrInputStream(text));
+        lexer.RemoveErrorListeners();
+        var tokens = new ReleasingTokenStream(lexer);
+        var chunks = new ChunkParser(tokens, fileName, diag, lineOffset);
+        var builder = new IrBuilder(ctx, diag, fileName, lineOffset);
         try
         {
-            var tree = ParseTree(text, fileName, diag, lineOffset);
-            if (tree is null) return null;
-            return new IrBuilder(ctx, diag, fileName, lineOffset).BuildFile(tree);
+            while (tokens.LA(1) != TokenConstants.EOF)
+            {
+                if (tokens.LA(1) != AspIRLexer.KW_MODULE)
+                {
+                    builder.AddTopLevel(chunks.Parse(p => p.operation()));
+                    continue;
+                }
+                // A top-level module: build each op of its body as soon as it is parsed,
+                // then drop its parse tree and tokens.
+                builder.BeginModule(chunks.Parse(p => p.moduleHeader()));
+                while (tokens.LA(1) != CloseBraceToken && tokens.LA(1) != TokenConstants.EOF)
+                {
+                    builder.AddToModule(chunks.Parse(p => p.operation()));
+                    tokens.ReleaseBefore(tokens.Index - 1);
+                }
+                chunks.Parse(p => p.closeBrace());
+                builder.EndModule();
+            }
+            return builder.Finish();
         }
         catch (ReportedErrorException)
         {
@@ -41,35 +62,61 @@ public static class AspIRParserDriver
         return Verifier.Verify(module, diag) ? module : null;
     }
 
-    private static AspIRParser.FileContext? ParseTree(string text, string fileName, DiagnosticEngine diag, int lineOffset)
+    private static readonly int CloseBraceToken = FindLiteral("'}'");
+
+    private static int FindLiteral(string literal)
     {
-        var lexer = new AspIRLexer(new AntlrInputStream(text));
-        lexer.RemoveErrorListeners();
-        var tokens = new CommonTokenStream(lexer);
-        var parser = new AspIRParser(tokens);
-        parser.RemoveErrorListeners();
-        parser.Interpreter.PredictionMode = PredictionMode.SLL;
-        parser.ErrorHandler = new BailErrorStrategy();
-        try
+        var vocab = AspIRLexer.DefaultVocabulary;
+        for (int t = 1; t <= AspIRLexer.ERROR_CHAR; t++)
+            if (vocab.GetLiteralName(t) == literal) return t;
+        throw new InvalidOperationException($"the grammar has no token {literal}");
+    }
+
+    /// <summary>
+    /// Runs one grammar rule at the stream's position: SLL with bail-out first, and on
+    /// failure a fresh LL parser from the same position that reports the first error.
+    /// </summary>
+    private sealed class ChunkParser(ReleasingTokenStream tokens, string fileName, DiagnosticEngine diag, int lineOffset)
+    {
+        private AspIRParser? _sll;
+
+        public T Parse<T>(Func<AspIRParser, T> rule)
         {
-            return parser.file();
+            int start = tokens.Index;
+            _sll ??= NewParser(PredictionMode.SLL, new BailErrorStrategy());
+            try
+            {
+                return rule(_sll);
+            }
+            catch (ParseCanceledException)
+            {
+                _sll = null;   // its state is undefined after a bail-out
+            }
+            tokens.Seek(start);
+            var ll = NewParser(PredictionMode.LL, null);
+            ll.ErrorHandler = new StopAtFirstError(new FirstErrorReporter(fileName, lineOffset, diag, ll.Vocabulary));
+            return rule(ll);
         }
-        catch (ParseCanceledException)
+
+        private AspIRParser NewParser(PredictionMode mode, IAntlrErrorStrategy? strategy)
         {
-            // SLL could not decide or the input is wrong: reparse with full LL and report the first error.
+            var p = new AspIRParser(tokens);
+            p.RemoveErrorListeners();
+            p.Interpreter.PredictionMode = mode;
+            if (strategy is not null) p.ErrorHandler = strategy;
+            return p;
         }
-        tokens.Seek(0);
-        parser.Reset();
-        parser.Interpreter.PredictionMode = PredictionMode.LL;
-        var reporter = new FirstErrorReporter(fileName, lineOffset, diag, parser.Vocabulary);
-        parser.ErrorHandler = new StopAtFirstError(reporter);
-        try
+    }
+
+    /// <summary>A token stream that can forget tokens the parser will not look at again.</summary>
+    private sealed class ReleasingTokenStream(ITokenSource source) : CommonTokenStream(source)
+    {
+        private int _released;
+
+        public void ReleaseBefore(int index)
         {
-            return parser.file();
-        }
-        catch (ReportedErrorException)
-        {
-            return null;
+            for (int i = _released; i < index; i++) tokens[i] = null!;
+            _released = Math.Max(_released, index);
         }
     }
 
@@ -79,6 +126,13 @@ public static class AspIRParserDriver
         public void Report(Parser parser, IToken offending, IntervalSet? expected)
         {
             var loc = new Location(file, offending.Line + lineOffset, offending.Column + 1);
+            if (offending.Type == TokenConstants.EOF && ((ITokenStream)parser.InputStream).LT(-1) is { } last && last.Type != TokenConstants.EOF)
+            {
+                // Point just past the last token: that is where something is missing.
+                var text = last.Text ?? "";
+                loc = text.Contains('\n') ? new Location(file, last.Line + lineOffset, last.Column + 1)
+                                          : new Location(file, last.Line + lineOffset, last.Column + 1 + text.Length);
+            }
             string found = offending.Type == TokenConstants.EOF ? "end of input" : $"'{Shorten(offending.Text)}'";
             string message;
             if (offending.Type == AspIRLexer.ERROR_CHAR && offending.Text == "\"")

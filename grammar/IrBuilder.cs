@@ -90,38 +90,34 @@ internal sealed class IrBuilder
         }
     }
 
-    private static (string Name, int Index) SplitUse(string text)
-    {
-        // "%r#1" -> ("r", 1); "%r" -> ("r", 0)
-        int hash = text.IndexOf('#');
-        if (hash < 0) return (text[1..], -1);
-        return (text[1..hash], int.Parse(text.AsSpan(hash + 1), CultureInfo.InvariantCulture));
-    }
-
     private Value ResolveUse(ITerminalNode node, IrType expected)
     {
-        var (name, index) = SplitUse(node.GetText());
+        var text = node.Symbol.Text;
+        int hash = text.IndexOf('#');
+        var nameSpan = hash < 0 ? text.AsSpan(1) : text.AsSpan(1, hash - 1);
+        int index = hash < 0 ? -1 : int.Parse(text.AsSpan(hash + 1), CultureInfo.InvariantCulture);
         for (var s = _scope; s is not null; s = s.Parent)
         {
-            if (s.Names.TryGetValue(name, out var def))
+            if (s.Names.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(nameSpan, out var def))
             {
                 int i = index < 0 ? 0 : index;
                 if (i >= def.Values.Length)
-                    throw Fail(Loc(node), $"result number {i} of '%{name}' is out of range: it has {def.Values.Length} result{(def.Values.Length == 1 ? "" : "s")}");
+                    throw Fail(Loc(node), $"result number {i} of '%{nameSpan}' is out of range: it has {def.Values.Length} result{(def.Values.Length == 1 ? "" : "s")}");
                 var v = def.Values[i];
                 if (!ReferenceEquals(v.Type, expected))
-                    throw Fail(Loc(node), $"use of value '{node.GetText()}' expects different type than prior uses: '{expected}' vs '{v.Type}'");
+                    throw Fail(Loc(node), $"use of value '{text}' expects different type than prior uses: '{expected}' vs '{v.Type}'");
                 return v;
             }
             if (s.Isolated) break;
         }
         if (index > 0)
-            throw Fail(Loc(node), $"use of undeclared SSA value name '{node.GetText()}'");
+            throw Fail(Loc(node), $"use of undeclared SSA value name '{text}'");
         // A forward reference: legal across blocks; the verifier reports a use that its definition does not dominate.
+        var name = nameSpan.ToString();
         if (!_scope.Pending.TryGetValue(name, out var list)) _scope.Pending[name] = list = new();
         foreach (var (prior, _) in list)
             if (!ReferenceEquals(prior.Type, expected))
-                throw Fail(Loc(node), $"use of value '{node.GetText()}' expects different type than prior uses: '{expected}' vs '{prior.Type}'");
+                throw Fail(Loc(node), $"use of value '{text}' expects different type than prior uses: '{expected}' vs '{prior.Type}'");
         var fwd = new ForwardRef(expected);
         list.Add((fwd, Loc(node)));
         return fwd;
@@ -171,34 +167,45 @@ internal sealed class IrBuilder
 
     // ------------------------------------------------------------------ top level
 
-    /// <summary>Builds the module of a file; top-level ops that are not one module are wrapped in one.</summary>
-    public Operation BuildFile(FileContext file)
+    // The top level: ops of the file, and the module being filled piecewise.
+    private readonly Block _topBlock = new();
+    private Operation? _openModule;
+
+    /// <summary>Builds one top-level op of the file.</summary>
+    public void AddTopLevel(OperationContext op) => BuildOperation(op, _topBlock);
+
+    /// <summary>Starts a top-level module whose body ops arrive one at a time through <see cref="AddToModule"/>.</summary>
+    public void BeginModule(ModuleHeaderContext header)
     {
-        var ops = file.operation();
-        var top = new List<Operation>();
-        var block = new Block();
-        foreach (var o in ops) top.Add(BuildOperation(o, block));
-        PopScopeCheckTopLevel();
-        if (top.Count == 1 && top[0].Name == "module")
-        {
-            top[0].Remove();
-            return top[0];
-        }
-        var module = Operation.Create(_ctx, "module", Array.Empty<Value>(), Array.Empty<IrType>(), null, 1,
-            new Location(_file, 1 + _lineOffset, 1));
-        foreach (var op in top)
-        {
-            op.Remove();
-            block.Append(op);
-        }
-        module.Region(0).AddBlock(block);
-        return module;
+        var module = CreateModule(Loc(header.KW_MODULE()), header.SYMBOL_ID(), header.attrDict());
+        _topBlock.Append(module);
+        module.Region(0).AddBlock();
+        PushScope(isolated: true);
+        _openModule = module;
     }
 
-    private void PopScopeCheckTopLevel()
+    public void AddToModule(OperationContext op) => BuildOperation(op, _openModule!.Region(0).EntryBlock!);
+
+    public void EndModule()
+    {
+        PopScope();
+        _openModule = null;
+    }
+
+    /// <summary>The module of the file: its single top-level module, or one wrapping its top-level ops.</summary>
+    public Operation Finish()
     {
         foreach (var (name, refs) in _scope.Pending)
             throw Fail(refs[0].Loc, $"use of undeclared SSA value name '%{name}'");
+        if (_topBlock.First is { Name: "module" } only && only.NextInBlock is null)
+        {
+            only.Remove();
+            return only;
+        }
+        var module = Operation.Create(_ctx, "module", Array.Empty<Value>(), Array.Empty<IrType>(), null, 1,
+            new Location(_file, 1 + _lineOffset, 1));
+        module.Region(0).AddBlock(_topBlock);
+        return module;
     }
 
     // ------------------------------------------------------------------ operations
@@ -278,20 +285,29 @@ internal sealed class IrBuilder
         var regions = g.regionList()?.region() ?? Array.Empty<RegionContext>();
         var op = Operation.Create(_ctx, name, operands, fnType.Results, attrs, regions.Length, loc, def, successors);
         bool isolated = def?.HasTrait(OpTraits.IsolatedFromAbove) ?? false;
-        for (int i = 0; i < regions.Length; i++) BuildRegion(regions[i], op.Region(i), isolated, entryArgs: null);
+        for (int i = 0; i < regions.Length; i++)
+        {
+            BuildRegion(regions[i], op.Region(i), isolated, entryArgs: null);
+            // An op whose single block needs no terminator (module) always has that block.
+            if (def is not null && def.HasTrait(OpTraits.NoTerminator) && op.Region(i).IsEmpty) op.Region(i).AddBlock();
+        }
         return op;
     }
 
     private Operation BuildModule(ModuleOperationContext m)
     {
-        var loc = Loc(m.KW_MODULE());
-        var entries = new List<KeyValuePair<string, IrAttribute>>();
-        if (m.attrDict() is { } ad) entries.AddRange(BuildAttrDict(ad).Entries);
-        if (m.SYMBOL_ID() is { } sym) entries.Add(new("sym_name", _ctx.String(SymbolName(sym.Symbol))));
-        var op = Operation.Create(_ctx, "module", Array.Empty<Value>(), Array.Empty<IrType>(), _ctx.Dictionary(entries), 1, loc);
+        var op = CreateModule(Loc(m.KW_MODULE()), m.SYMBOL_ID(), m.attrDict());
         BuildRegion(m.region(), op.Region(0), isolated: true, entryArgs: null);
         if (op.Region(0).IsEmpty) op.Region(0).AddBlock();
         return op;
+    }
+
+    private Operation CreateModule(Location loc, ITerminalNode? symbol, AttrDictContext? attrs)
+    {
+        var entries = new List<KeyValuePair<string, IrAttribute>>();
+        if (attrs is not null) entries.AddRange(BuildAttrDict(attrs).Entries);
+        if (symbol is not null) entries.Add(new("sym_name", _ctx.String(SymbolName(symbol.Symbol))));
+        return Operation.Create(_ctx, "module", Array.Empty<Value>(), Array.Empty<IrType>(), _ctx.Dictionary(entries), 1, loc);
     }
 
     private Operation BuildFunc(FuncOperationContext f)
@@ -346,13 +362,15 @@ internal sealed class IrBuilder
         var op = Operation.Create(_ctx, "func.func", Array.Empty<Value>(), Array.Empty<IrType>(), _ctx.Dictionary(entries), 1, loc);
         if (f.region() is { } body)
         {
+            if (args.FirstOrDefault(a => a.VALUE_ID() is null) is { } unnamed)
+                throw Fail(Loc(unnamed), "a function with a body must name its arguments (%name: type)");
             var named = new (string Name, IrType Type, Location Loc)[args.Length];
             for (int i = 0; i < args.Length; i++)
                 named[i] = (args[i].VALUE_ID().GetText(), argTypes[i], Loc(args[i].VALUE_ID()));
             BuildRegion(body, op.Region(0), isolated: true, entryArgs: named);
         }
-        else if (args.Any(a => a.VALUE_ID() is null))
-            throw Fail(loc, "a function declaration has no body");
+        else if (args.FirstOrDefault(a => a.VALUE_ID() is not null) is { } named)
+            throw Fail(Loc(named), "a function declaration (no body) lists argument types only, without names");
         return op;
     }
 
@@ -411,7 +429,7 @@ internal sealed class IrBuilder
                     throw Fail(loc, $"expected ':' and the type of '{name}'");
                 break;
             case FullFunctionTypeSpecContext full:
-                operandTypes = full.typeList()?.type().Select(BuildType).ToArray() ?? Array.Empty<IrType>();
+                operandTypes = BuildTypeList(full.typeList());
                 resultTypes = BuildResultTypes(full.resultTypes());
                 break;
             case ShortTypeSpecContext shortSpec:
@@ -424,13 +442,13 @@ internal sealed class IrBuilder
                 }
                 else if (def.HasTrait(OpTraits.SameOperandsAndResultType))
                 {
-                    operandTypes = Enumerable.Repeat(t, uses.Length).ToArray();
-                    resultTypes = Enumerable.Repeat(t, boundResults > 0 ? boundResults : def.NumResults).ToArray();
+                    operandTypes = Repeat(t, uses.Length);
+                    resultTypes = Repeat(t, def.VariadicResults ? boundResults : def.NumResults);
                 }
                 else if (uses.Length == 0)
                 {
                     operandTypes = Array.Empty<IrType>();
-                    resultTypes = Enumerable.Repeat(t, boundResults > 0 ? boundResults : def.NumResults).ToArray();
+                    resultTypes = Repeat(t, def.VariadicResults ? boundResults : def.NumResults);
                 }
                 else
                     throw Fail(Loc(spec), $"expected a function type '(operand types) -> result types' for '{name}'");
@@ -529,8 +547,11 @@ internal sealed class IrBuilder
 
     // ------------------------------------------------------------------ types
 
+    private readonly Dictionary<string, TensorType> _tensorTokens = new();
+
     private IrType BuildType(TypeContext t)
     {
+        if (t.TENSOR_TYPE() is { } token) return TensorFromToken(token);
         if (t.tensorType() is { } tt) return BuildTensorType(tt);
         if (t.functionType() is { } ft) return BuildFunctionType(ft);
         if (t.BARE_ID() is { } id)
@@ -540,6 +561,33 @@ internal sealed class IrBuilder
         if (!_ctx.AllowUnregisteredDialects)
             throw Fail(Loc(dt), $"unknown type '!{name}' (dialect types need --allow-unregistered-dialect)");
         return _ctx.Opaque(name, t.dialectBody() is { } body ? NormalizeBody(body) : "");
+    }
+
+    /// <summary>Reads a TENSOR_TYPE token (<c>tensor&lt;4x?xf32&gt;</c>); equal texts share one lookup.</summary>
+    private TensorType TensorFromToken(ITerminalNode token)
+    {
+        var text = token.GetText();
+        if (_tensorTokens.TryGetValue(text, out var cached)) return cached;
+        var dims = new List<long>();
+        int i = "tensor<".Length;
+        while (char.IsAsciiDigit(text[i]) || text[i] == '?')
+        {
+            int start = i;
+            while (text[i] != 'x') i++;
+            var part = text.AsSpan(start, i - start);
+            if (part is "?") dims.Add(TensorType.Dynamic);
+            else if (!long.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var d) || d > (1L << 48))
+                throw Fail(Loc(token), $"dimension size '{part}' is too large");
+            else dims.Add(d);
+            i++;
+        }
+        var elemName = text[i..^1];
+        var element = _ctx.LookupScalar(elemName)
+                      ?? throw Fail(new Location(_file, token.Symbol.Line + _lineOffset, token.Symbol.Column + 1 + i),
+                          $"unknown element type '{elemName}' (expected f64, f32, bf16, f16, i64, i32, i8, i1 or index)");
+        var type = _ctx.Tensor(dims.ToArray(), element);
+        _tensorTokens[text] = type;
+        return type;
     }
 
     private TensorType BuildTensorType(TensorTypeContext tt)
@@ -566,19 +614,46 @@ internal sealed class IrBuilder
 
     private FunctionType BuildFunctionType(FunctionTypeContext ft)
     {
-        var inputs = ft.typeList()?.type().Select(BuildType).ToArray() ?? Array.Empty<IrType>();
-        return _ctx.Function(inputs, BuildResultTypes(ft.resultTypes()));
+        return _ctx.Function(BuildTypeList(ft.typeList()), BuildResultTypes(ft.resultTypes()));
     }
 
     private IrType[] BuildResultTypes(ResultTypesContext rt)
     {
         if (rt.type() is { } single) return new[] { BuildType(single) };
-        return rt.typeList()?.type().Select(BuildType).ToArray() ?? Array.Empty<IrType>();
+        return BuildTypeList(rt.typeList());
+    }
+
+    private IrType[] BuildTypeList(TypeListContext? list)
+    {
+        if (list is null) return Array.Empty<IrType>();
+        var items = list.type();
+        var types = new IrType[items.Length];
+        for (int i = 0; i < items.Length; i++) types[i] = BuildType(items[i]);
+        return types;
+    }
+
+    private static IrType[] Repeat(IrType t, int n)
+    {
+        var a = new IrType[n];
+        Array.Fill(a, t);
+        return a;
     }
 
     // ------------------------------------------------------------------ attributes
 
+    private readonly Dictionary<string, DictionaryAttr> _dictTexts = new();
+
     private DictionaryAttr BuildAttrDict(AttrDictContext d)
+    {
+        // Equal texts give equal dictionaries (types and names resolve the same way in one file).
+        var text = d.Start.InputStream.GetText(new Antlr4.Runtime.Misc.Interval(d.Start.StartIndex, d.Stop.StopIndex));
+        if (_dictTexts.TryGetValue(text, out var known)) return known;
+        var built = BuildAttrDictUncached(d);
+        if (text.Length < 256) _dictTexts[text] = built;
+        return built;
+    }
+
+    private DictionaryAttr BuildAttrDictUncached(AttrDictContext d)
     {
         var entries = d.attrEntry();
         if (entries.Length == 0) return _ctx.EmptyDictionary;

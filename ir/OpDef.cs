@@ -79,6 +79,9 @@ public sealed class OpDef
     /// <summary>Folds the op given the constant values of its operands (null where not constant).</summary>
     public Func<Operation, Attribute?[], FoldResult?>? Fold { get; init; }
 
+    /// <summary>Rewrites that canonicalize build new ops for (folds cover the rest).</summary>
+    public RewritePattern[] CanonicalizationPatterns { get; init; } = Array.Empty<RewritePattern>();
+
     public bool HasTrait(OpTraits t) => (Traits & t) == t;
 
     public AttrSpec? FindAttribute(string name) => Array.Find(Attributes, a => a.Name == name);

@@ -20,9 +20,15 @@ public sealed class OpState
         Diagnostics = diagnostics;
     }
 
-    public static OpState Of(Operation op, DiagnosticEngine? diagnostics = null) =>
-        new(op.Context, op.Def ?? throw new InvalidOperationException($"'{op.Name}' is not registered"),
-            op.OperandTypes.ToArray(), op.Attributes, op.ResultTypes.ToArray(), op.Location, diagnostics);
+    public static OpState Of(Operation op, DiagnosticEngine? diagnostics = null)
+    {
+        var def = op.Def ?? throw new InvalidOperationException($"'{op.Name}' is not registered");
+        var operands = op.NumOperands == 0 ? Array.Empty<Type>() : new Type[op.NumOperands];
+        for (int i = 0; i < operands.Length; i++) operands[i] = op.Operand(i).Type;
+        var results = op.NumResults == 0 ? Array.Empty<Type>() : new Type[op.NumResults];
+        for (int i = 0; i < results.Length; i++) results[i] = op.Result(i).Type;
+        return new OpState(op.Context, def, operands, op.Attributes, results, op.Location, diagnostics);
+    }
 
     public Context Context { get; }
     public OpDef Def { get; }

@@ -141,7 +141,7 @@ public sealed class Printer
         && (op.Def!.PositionalAttribute is null || op.NumOperands == 0);
 
     private static bool FitsRegionForm(Operation op) =>
-        op.NumRegions == 1 && op.Region(0).Blocks.Count <= 1 && op.Successors.Count == 0 && op.NumOperands == 0
+        op.NumRegions == 1 && op.Successors.Count == 0 && op.NumOperands == 0
         && op.NumResults == 0 && (op.Def!.Form != CustomForm.Func || FuncShape(op) is not null)
         && (op.Def.Form != CustomForm.Module || op.Region(0).Blocks is [{ Arguments.Count: 0 }]);
 
@@ -192,15 +192,14 @@ public sealed class Printer
             op.Attributes.Print(_sb);
         }
         _sb.Append(" : (");
-        bool firstT = true;
-        foreach (var t in op.OperandTypes)
+        for (int i = 0; i < op.NumOperands; i++)
         {
-            if (!firstT) _sb.Append(", ");
-            firstT = false;
-            t.Print(_sb);
+            if (i > 0) _sb.Append(", ");
+            PrintType(op.Operand(i).Type);
         }
         _sb.Append(") -> ");
-        FunctionType.PrintResults(_sb, op.ResultTypes.ToArray());
+        if (op.NumResults == 1 && op.Result(0).Type is not FunctionType) PrintType(op.Result(0).Type);
+        else FunctionType.PrintResults(_sb, op.ResultTypes.ToArray());
     }
 
     private void PrintOperandList(Operation op)
@@ -235,20 +234,40 @@ public sealed class Printer
         }
         if (op.NumOperands == 0 && op.NumResults == 0) return;
         _sb.Append(" : ");
-        var operandTypes = op.OperandTypes.ToArray();
-        var resultTypes = op.ResultTypes.ToArray();
-        bool allSame = operandTypes.Concat(resultTypes).Distinct().Count() == 1;
-        if (def.HasTrait(OpTraits.SameOperandsAndResultType) && allSame)
-            operandTypes[0].Print(_sb);
-        else if (operandTypes.Length == 0 && resultTypes.Distinct().Count() == 1 && resultTypes.Length == def.NumResults && !def.VariadicResults && resultTypes[0] is not FunctionType)
-            resultTypes[0].Print(_sb);
+        var operandTypes = new Type[op.NumOperands];
+        for (int i = 0; i < operandTypes.Length; i++) operandTypes[i] = op.Operand(i).Type;
+        var resultTypes = new Type[op.NumResults];
+        for (int i = 0; i < resultTypes.Length; i++) resultTypes[i] = op.Result(i).Type;
+        if (def.HasTrait(OpTraits.SameOperandsAndResultType) && AllSame(operandTypes, resultTypes))
+            PrintType(operandTypes.Length > 0 ? operandTypes[0] : resultTypes[0]);
+        else if (operandTypes.Length == 0 && AllSame(resultTypes, resultTypes) && resultTypes.Length == def.NumResults && !def.VariadicResults && resultTypes[0] is not FunctionType)
+            PrintType(resultTypes[0]);
         else if (operandTypes.Length == 1 && operandTypes[0] is not FunctionType)
         {
-            operandTypes[0].Print(_sb);
+            PrintType(operandTypes[0]);
             _sb.Append(" -> ");
-            FunctionType.PrintResults(_sb, resultTypes);
+            if (resultTypes.Length == 1 && resultTypes[0] is not FunctionType) PrintType(resultTypes[0]);
+            else FunctionType.PrintResults(_sb, resultTypes);
         }
-        else op.Context.Function(operandTypes, resultTypes).Print(_sb);
+        else PrintType(op.Context.Function(operandTypes, resultTypes));
+    }
+
+    private static bool AllSame(Type[] a, Type[] b)
+    {
+        var first = a.Length > 0 ? a[0] : b.Length > 0 ? b[0] : null;
+        if (first is null) return false;
+        foreach (var t in a) if (!ReferenceEquals(t, first)) return false;
+        foreach (var t in b) if (!ReferenceEquals(t, first)) return false;
+        return true;
+    }
+
+    /// <summary>Types repeat a lot; their text is cached per printer.</summary>
+    private readonly Dictionary<Type, string> _typeText = new(ReferenceEqualityComparer.Instance);
+
+    private void PrintType(Type t)
+    {
+        if (!_typeText.TryGetValue(t, out var text)) _typeText[t] = text = t.ToString();
+        _sb.Append(text);
     }
 
     /// <summary>Positional attributes print without their type (the op's result type gives it).</summary>
@@ -351,11 +370,10 @@ public sealed class Printer
         _sb.Append(' ');
         PrintOperandList(op);
         _sb.Append(" : ");
-        int i = 0;
-        foreach (var t in op.OperandTypes)
+        for (int i = 0; i < op.NumOperands; i++)
         {
-            if (i++ > 0) _sb.Append(", ");
-            t.Print(_sb);
+            if (i > 0) _sb.Append(", ");
+            PrintType(op.Operand(i).Type);
         }
     }
 

@@ -38,32 +38,34 @@ public partial class AspIRParser : Parser {
 		T__0=1, T__1=2, T__2=3, T__3=4, T__4=5, T__5=6, T__6=7, T__7=8, T__8=9, 
 		T__9=10, T__10=11, T__11=12, KW_MODULE=13, KW_FUNC=14, KW_RETURN=15, KW_CALL=16, 
 		KW_ATTRIBUTES=17, KW_TENSOR=18, KW_DENSE=19, KW_TRUE=20, KW_FALSE=21, 
-		KW_UNIT=22, ARROW=23, SHAPE=24, FLOAT=25, INT=26, VALUE_ID=27, BLOCK_ID=28, 
-		SYMBOL_ID=29, HASH_ID=30, DIALECT_TYPE=31, BARE_ID=32, STRING=33, LINE_COMMENT=34, 
-		WS=35, ERROR_CHAR=36;
+		KW_UNIT=22, ARROW=23, TENSOR_TYPE=24, SHAPE=25, FLOAT=26, INT=27, VALUE_ID=28, 
+		BLOCK_ID=29, SYMBOL_ID=30, HASH_ID=31, DIALECT_TYPE=32, BARE_ID=33, STRING=34, 
+		LINE_COMMENT=35, WS=36, ERROR_CHAR=37;
 	public const int
-		RULE_file = 0, RULE_operation = 1, RULE_resultList = 2, RULE_resultDef = 3, 
-		RULE_genericOperation = 4, RULE_successorList = 5, RULE_regionList = 6, 
-		RULE_moduleOperation = 7, RULE_funcOperation = 8, RULE_funcArgList = 9, 
-		RULE_funcArg = 10, RULE_funcResults = 11, RULE_funcResult = 12, RULE_returnOperation = 13, 
-		RULE_callOperation = 14, RULE_customOperation = 15, RULE_typeSpec = 16, 
-		RULE_region = 17, RULE_block = 18, RULE_blockArgList = 19, RULE_blockArg = 20, 
-		RULE_valueList = 21, RULE_type = 22, RULE_tensorType = 23, RULE_functionType = 24, 
-		RULE_resultTypes = 25, RULE_typeList = 26, RULE_attrDict = 27, RULE_attrEntry = 28, 
-		RULE_attrKey = 29, RULE_attribute = 30, RULE_positionalAttr = 31, RULE_denseLiteral = 32, 
-		RULE_denseScalar = 33, RULE_dialectBody = 34, RULE_dialectItem = 35;
+		RULE_file = 0, RULE_moduleHeader = 1, RULE_closeBrace = 2, RULE_operation = 3, 
+		RULE_resultList = 4, RULE_resultDef = 5, RULE_genericOperation = 6, RULE_successorList = 7, 
+		RULE_regionList = 8, RULE_moduleOperation = 9, RULE_funcOperation = 10, 
+		RULE_funcArgList = 11, RULE_funcArg = 12, RULE_funcResults = 13, RULE_funcResult = 14, 
+		RULE_returnOperation = 15, RULE_callOperation = 16, RULE_customOperation = 17, 
+		RULE_typeSpec = 18, RULE_region = 19, RULE_block = 20, RULE_blockArgList = 21, 
+		RULE_blockArg = 22, RULE_valueList = 23, RULE_type = 24, RULE_tensorType = 25, 
+		RULE_functionType = 26, RULE_resultTypes = 27, RULE_typeList = 28, RULE_attrDict = 29, 
+		RULE_attrEntry = 30, RULE_attrKey = 31, RULE_attribute = 32, RULE_positionalAttr = 33, 
+		RULE_denseLiteral = 34, RULE_denseScalar = 35, RULE_dialectBody = 36, 
+		RULE_dialectItem = 37;
 	public static readonly string[] ruleNames = {
-		"file", "operation", "resultList", "resultDef", "genericOperation", "successorList", 
-		"regionList", "moduleOperation", "funcOperation", "funcArgList", "funcArg", 
-		"funcResults", "funcResult", "returnOperation", "callOperation", "customOperation", 
-		"typeSpec", "region", "block", "blockArgList", "blockArg", "valueList", 
-		"type", "tensorType", "functionType", "resultTypes", "typeList", "attrDict", 
-		"attrEntry", "attrKey", "attribute", "positionalAttr", "denseLiteral", 
-		"denseScalar", "dialectBody", "dialectItem"
+		"file", "moduleHeader", "closeBrace", "operation", "resultList", "resultDef", 
+		"genericOperation", "successorList", "regionList", "moduleOperation", 
+		"funcOperation", "funcArgList", "funcArg", "funcResults", "funcResult", 
+		"returnOperation", "callOperation", "customOperation", "typeSpec", "region", 
+		"block", "blockArgList", "blockArg", "valueList", "type", "tensorType", 
+		"functionType", "resultTypes", "typeList", "attrDict", "attrEntry", "attrKey", 
+		"attribute", "positionalAttr", "denseLiteral", "denseScalar", "dialectBody", 
+		"dialectItem"
 	};
 
 	private static readonly string[] _LiteralNames = {
-		null, "','", "'='", "':'", "'('", "')'", "'['", "']'", "'{'", "'}'", "'<'", 
+		null, "'{'", "'}'", "','", "'='", "':'", "'('", "')'", "'['", "']'", "'<'", 
 		"'>'", "'?'", "'module'", "'func.func'", "'func.return'", "'func.call'", 
 		"'attributes'", "'tensor'", "'dense'", "'true'", "'false'", "'unit'", 
 		"'->'"
@@ -71,9 +73,9 @@ public partial class AspIRParser : Parser {
 	private static readonly string[] _SymbolicNames = {
 		null, null, null, null, null, null, null, null, null, null, null, null, 
 		null, "KW_MODULE", "KW_FUNC", "KW_RETURN", "KW_CALL", "KW_ATTRIBUTES", 
-		"KW_TENSOR", "KW_DENSE", "KW_TRUE", "KW_FALSE", "KW_UNIT", "ARROW", "SHAPE", 
-		"FLOAT", "INT", "VALUE_ID", "BLOCK_ID", "SYMBOL_ID", "HASH_ID", "DIALECT_TYPE", 
-		"BARE_ID", "STRING", "LINE_COMMENT", "WS", "ERROR_CHAR"
+		"KW_TENSOR", "KW_DENSE", "KW_TRUE", "KW_FALSE", "KW_UNIT", "ARROW", "TENSOR_TYPE", 
+		"SHAPE", "FLOAT", "INT", "VALUE_ID", "BLOCK_ID", "SYMBOL_ID", "HASH_ID", 
+		"DIALECT_TYPE", "BARE_ID", "STRING", "LINE_COMMENT", "WS", "ERROR_CHAR"
 	};
 	public static readonly IVocabulary DefaultVocabulary = new Vocabulary(_LiteralNames, _SymbolicNames);
 
@@ -130,22 +132,113 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 75;
+			State = 79;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 13019242496L) != 0)) {
+			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 26038362112L) != 0)) {
 				{
 				{
-				State = 72;
+				State = 76;
 				operation();
 				}
 				}
-				State = 77;
+				State = 81;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 78;
+			State = 82;
 			Match(Eof);
+			}
+		}
+		catch (RecognitionException re) {
+			_localctx.exception = re;
+			ErrorHandler.ReportError(this, re);
+			ErrorHandler.Recover(this, re);
+		}
+		finally {
+			ExitRule();
+		}
+		return _localctx;
+	}
+
+	public partial class ModuleHeaderContext : ParserRuleContext {
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_MODULE() { return GetToken(AspIRParser.KW_MODULE, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SYMBOL_ID() { return GetToken(AspIRParser.SYMBOL_ID, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_ATTRIBUTES() { return GetToken(AspIRParser.KW_ATTRIBUTES, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public AttrDictContext attrDict() {
+			return GetRuleContext<AttrDictContext>(0);
+		}
+		public ModuleHeaderContext(ParserRuleContext parent, int invokingState)
+			: base(parent, invokingState)
+		{
+		}
+		public override int RuleIndex { get { return RULE_moduleHeader; } }
+	}
+
+	[RuleVersion(0)]
+	public ModuleHeaderContext moduleHeader() {
+		ModuleHeaderContext _localctx = new ModuleHeaderContext(Context, State);
+		EnterRule(_localctx, 2, RULE_moduleHeader);
+		int _la;
+		try {
+			EnterOuterAlt(_localctx, 1);
+			{
+			State = 84;
+			Match(KW_MODULE);
+			State = 86;
+			ErrorHandler.Sync(this);
+			_la = TokenStream.LA(1);
+			if (_la==SYMBOL_ID) {
+				{
+				State = 85;
+				Match(SYMBOL_ID);
+				}
+			}
+
+			State = 90;
+			ErrorHandler.Sync(this);
+			_la = TokenStream.LA(1);
+			if (_la==KW_ATTRIBUTES) {
+				{
+				State = 88;
+				Match(KW_ATTRIBUTES);
+				State = 89;
+				attrDict();
+				}
+			}
+
+			State = 92;
+			Match(T__0);
+			}
+		}
+		catch (RecognitionException re) {
+			_localctx.exception = re;
+			ErrorHandler.ReportError(this, re);
+			ErrorHandler.Recover(this, re);
+		}
+		finally {
+			ExitRule();
+		}
+		return _localctx;
+	}
+
+	public partial class CloseBraceContext : ParserRuleContext {
+		public CloseBraceContext(ParserRuleContext parent, int invokingState)
+			: base(parent, invokingState)
+		{
+		}
+		public override int RuleIndex { get { return RULE_closeBrace; } }
+	}
+
+	[RuleVersion(0)]
+	public CloseBraceContext closeBrace() {
+		CloseBraceContext _localctx = new CloseBraceContext(Context, State);
+		EnterRule(_localctx, 4, RULE_closeBrace);
+		try {
+			EnterOuterAlt(_localctx, 1);
+			{
+			State = 94;
+			Match(T__1);
 			}
 		}
 		catch (RecognitionException re) {
@@ -191,57 +284,57 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public OperationContext operation() {
 		OperationContext _localctx = new OperationContext(Context, State);
-		EnterRule(_localctx, 2, RULE_operation);
+		EnterRule(_localctx, 6, RULE_operation);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 81;
+			State = 97;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==VALUE_ID) {
 				{
-				State = 80;
+				State = 96;
 				resultList();
 				}
 			}
 
-			State = 89;
+			State = 105;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case STRING:
 				{
-				State = 83;
+				State = 99;
 				genericOperation();
 				}
 				break;
 			case KW_MODULE:
 				{
-				State = 84;
+				State = 100;
 				moduleOperation();
 				}
 				break;
 			case KW_FUNC:
 				{
-				State = 85;
+				State = 101;
 				funcOperation();
 				}
 				break;
 			case KW_RETURN:
 				{
-				State = 86;
+				State = 102;
 				returnOperation();
 				}
 				break;
 			case KW_CALL:
 				{
-				State = 87;
+				State = 103;
 				callOperation();
 				}
 				break;
 			case BARE_ID:
 				{
-				State = 88;
+				State = 104;
 				customOperation();
 				}
 				break;
@@ -278,31 +371,31 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public ResultListContext resultList() {
 		ResultListContext _localctx = new ResultListContext(Context, State);
-		EnterRule(_localctx, 4, RULE_resultList);
+		EnterRule(_localctx, 8, RULE_resultList);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 91;
+			State = 107;
 			resultDef();
-			State = 96;
+			State = 112;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while (_la==T__0) {
+			while (_la==T__2) {
 				{
 				{
-				State = 92;
-				Match(T__0);
-				State = 93;
+				State = 108;
+				Match(T__2);
+				State = 109;
 				resultDef();
 				}
 				}
-				State = 98;
+				State = 114;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 99;
-			Match(T__1);
+			State = 115;
+			Match(T__3);
 			}
 		}
 		catch (RecognitionException re) {
@@ -329,21 +422,21 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public ResultDefContext resultDef() {
 		ResultDefContext _localctx = new ResultDefContext(Context, State);
-		EnterRule(_localctx, 6, RULE_resultDef);
+		EnterRule(_localctx, 10, RULE_resultDef);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 101;
+			State = 117;
 			Match(VALUE_ID);
-			State = 104;
+			State = 120;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__2) {
+			if (_la==T__4) {
 				{
-				State = 102;
-				Match(T__2);
-				State = 103;
+				State = 118;
+				Match(T__4);
+				State = 119;
 				Match(INT);
 				}
 			}
@@ -388,60 +481,60 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public GenericOperationContext genericOperation() {
 		GenericOperationContext _localctx = new GenericOperationContext(Context, State);
-		EnterRule(_localctx, 8, RULE_genericOperation);
+		EnterRule(_localctx, 12, RULE_genericOperation);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 106;
+			State = 122;
 			Match(STRING);
-			State = 107;
-			Match(T__3);
-			State = 109;
+			State = 123;
+			Match(T__5);
+			State = 125;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==VALUE_ID) {
 				{
-				State = 108;
+				State = 124;
 				valueList();
 				}
 			}
 
-			State = 111;
-			Match(T__4);
-			State = 113;
-			ErrorHandler.Sync(this);
-			_la = TokenStream.LA(1);
-			if (_la==T__5) {
-				{
-				State = 112;
-				successorList();
-				}
-			}
-
-			State = 116;
-			ErrorHandler.Sync(this);
-			_la = TokenStream.LA(1);
-			if (_la==T__3) {
-				{
-				State = 115;
-				regionList();
-				}
-			}
-
-			State = 119;
+			State = 127;
+			Match(T__6);
+			State = 129;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__7) {
 				{
-				State = 118;
+				State = 128;
+				successorList();
+				}
+			}
+
+			State = 132;
+			ErrorHandler.Sync(this);
+			_la = TokenStream.LA(1);
+			if (_la==T__5) {
+				{
+				State = 131;
+				regionList();
+				}
+			}
+
+			State = 135;
+			ErrorHandler.Sync(this);
+			_la = TokenStream.LA(1);
+			if (_la==T__0) {
+				{
+				State = 134;
 				attrDict();
 				}
 			}
 
-			State = 121;
-			Match(T__2);
-			State = 122;
+			State = 137;
+			Match(T__4);
+			State = 138;
 			functionType();
 			}
 		}
@@ -471,33 +564,33 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public SuccessorListContext successorList() {
 		SuccessorListContext _localctx = new SuccessorListContext(Context, State);
-		EnterRule(_localctx, 10, RULE_successorList);
+		EnterRule(_localctx, 14, RULE_successorList);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 124;
-			Match(T__5);
-			State = 125;
+			State = 140;
+			Match(T__7);
+			State = 141;
 			Match(BLOCK_ID);
-			State = 130;
+			State = 146;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while (_la==T__0) {
+			while (_la==T__2) {
 				{
 				{
-				State = 126;
-				Match(T__0);
-				State = 127;
+				State = 142;
+				Match(T__2);
+				State = 143;
 				Match(BLOCK_ID);
 				}
 				}
-				State = 132;
+				State = 148;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 133;
-			Match(T__6);
+			State = 149;
+			Match(T__8);
 			}
 		}
 		catch (RecognitionException re) {
@@ -528,33 +621,33 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public RegionListContext regionList() {
 		RegionListContext _localctx = new RegionListContext(Context, State);
-		EnterRule(_localctx, 12, RULE_regionList);
+		EnterRule(_localctx, 16, RULE_regionList);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 135;
-			Match(T__3);
-			State = 136;
+			State = 151;
+			Match(T__5);
+			State = 152;
 			region();
-			State = 141;
+			State = 157;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while (_la==T__0) {
+			while (_la==T__2) {
 				{
 				{
-				State = 137;
-				Match(T__0);
-				State = 138;
+				State = 153;
+				Match(T__2);
+				State = 154;
 				region();
 				}
 				}
-				State = 143;
+				State = 159;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 144;
-			Match(T__4);
+			State = 160;
+			Match(T__6);
 			}
 		}
 		catch (RecognitionException re) {
@@ -588,36 +681,36 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public ModuleOperationContext moduleOperation() {
 		ModuleOperationContext _localctx = new ModuleOperationContext(Context, State);
-		EnterRule(_localctx, 14, RULE_moduleOperation);
+		EnterRule(_localctx, 18, RULE_moduleOperation);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 146;
+			State = 162;
 			Match(KW_MODULE);
-			State = 148;
+			State = 164;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==SYMBOL_ID) {
 				{
-				State = 147;
+				State = 163;
 				Match(SYMBOL_ID);
 				}
 			}
 
-			State = 152;
+			State = 168;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==KW_ATTRIBUTES) {
 				{
-				State = 150;
+				State = 166;
 				Match(KW_ATTRIBUTES);
-				State = 151;
+				State = 167;
 				attrDict();
 				}
 			}
 
-			State = 154;
+			State = 170;
 			region();
 			}
 		}
@@ -661,69 +754,69 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public FuncOperationContext funcOperation() {
 		FuncOperationContext _localctx = new FuncOperationContext(Context, State);
-		EnterRule(_localctx, 16, RULE_funcOperation);
+		EnterRule(_localctx, 20, RULE_funcOperation);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 156;
+			State = 172;
 			Match(KW_FUNC);
-			State = 158;
+			State = 174;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==BARE_ID) {
 				{
-				State = 157;
+				State = 173;
 				_localctx.visibility = Match(BARE_ID);
 				}
 			}
 
-			State = 160;
+			State = 176;
 			Match(SYMBOL_ID);
-			State = 161;
-			Match(T__3);
-			State = 163;
+			State = 177;
+			Match(T__5);
+			State = 179;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==VALUE_ID) {
+			if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 13170376768L) != 0)) {
 				{
-				State = 162;
+				State = 178;
 				funcArgList();
 				}
 			}
 
-			State = 165;
-			Match(T__4);
-			State = 168;
+			State = 181;
+			Match(T__6);
+			State = 184;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==ARROW) {
 				{
-				State = 166;
+				State = 182;
 				Match(ARROW);
-				State = 167;
+				State = 183;
 				funcResults();
 				}
 			}
 
-			State = 172;
+			State = 188;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==KW_ATTRIBUTES) {
 				{
-				State = 170;
+				State = 186;
 				Match(KW_ATTRIBUTES);
-				State = 171;
+				State = 187;
 				attrDict();
 				}
 			}
 
-			State = 175;
+			State = 191;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__7) {
+			if (_la==T__0) {
 				{
-				State = 174;
+				State = 190;
 				region();
 				}
 			}
@@ -758,26 +851,26 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public FuncArgListContext funcArgList() {
 		FuncArgListContext _localctx = new FuncArgListContext(Context, State);
-		EnterRule(_localctx, 18, RULE_funcArgList);
+		EnterRule(_localctx, 22, RULE_funcArgList);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 177;
+			State = 193;
 			funcArg();
-			State = 182;
+			State = 198;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while (_la==T__0) {
+			while (_la==T__2) {
 				{
 				{
-				State = 178;
-				Match(T__0);
-				State = 179;
+				State = 194;
+				Match(T__2);
+				State = 195;
 				funcArg();
 				}
 				}
-				State = 184;
+				State = 200;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
@@ -795,10 +888,10 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class FuncArgContext : ParserRuleContext {
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode VALUE_ID() { return GetToken(AspIRParser.VALUE_ID, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public TypeContext type() {
 			return GetRuleContext<TypeContext>(0);
 		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode VALUE_ID() { return GetToken(AspIRParser.VALUE_ID, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public AttrDictContext attrDict() {
 			return GetRuleContext<AttrDictContext>(0);
 		}
@@ -812,23 +905,31 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public FuncArgContext funcArg() {
 		FuncArgContext _localctx = new FuncArgContext(Context, State);
-		EnterRule(_localctx, 20, RULE_funcArg);
+		EnterRule(_localctx, 24, RULE_funcArg);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 185;
-			Match(VALUE_ID);
-			State = 186;
-			Match(T__2);
-			State = 187;
-			type();
-			State = 189;
+			State = 203;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__7) {
+			if (_la==VALUE_ID) {
 				{
-				State = 188;
+				State = 201;
+				Match(VALUE_ID);
+				State = 202;
+				Match(T__4);
+				}
+			}
+
+			State = 205;
+			type();
+			State = 207;
+			ErrorHandler.Sync(this);
+			_la = TokenStream.LA(1);
+			if (_la==T__0) {
+				{
+				State = 206;
 				attrDict();
 				}
 			}
@@ -866,52 +967,52 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public FuncResultsContext funcResults() {
 		FuncResultsContext _localctx = new FuncResultsContext(Context, State);
-		EnterRule(_localctx, 22, RULE_funcResults);
+		EnterRule(_localctx, 26, RULE_funcResults);
 		int _la;
 		try {
-			State = 204;
+			State = 222;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,22,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,25,Context) ) {
 			case 1:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 191;
+				State = 209;
 				type();
 				}
 				break;
 			case 2:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 192;
-				Match(T__3);
-				State = 201;
+				State = 210;
+				Match(T__5);
+				State = 219;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 6442713104L) != 0)) {
+				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 12901941312L) != 0)) {
 					{
-					State = 193;
+					State = 211;
 					funcResult();
-					State = 198;
+					State = 216;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
-					while (_la==T__0) {
+					while (_la==T__2) {
 						{
 						{
-						State = 194;
-						Match(T__0);
-						State = 195;
+						State = 212;
+						Match(T__2);
+						State = 213;
 						funcResult();
 						}
 						}
-						State = 200;
+						State = 218;
 						ErrorHandler.Sync(this);
 						_la = TokenStream.LA(1);
 					}
 					}
 				}
 
-				State = 203;
-				Match(T__4);
+				State = 221;
+				Match(T__6);
 				}
 				break;
 			}
@@ -944,19 +1045,19 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public FuncResultContext funcResult() {
 		FuncResultContext _localctx = new FuncResultContext(Context, State);
-		EnterRule(_localctx, 24, RULE_funcResult);
+		EnterRule(_localctx, 28, RULE_funcResult);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 206;
+			State = 224;
 			type();
-			State = 208;
+			State = 226;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__7) {
+			if (_la==T__0) {
 				{
-				State = 207;
+				State = 225;
 				attrDict();
 				}
 			}
@@ -992,22 +1093,22 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public ReturnOperationContext returnOperation() {
 		ReturnOperationContext _localctx = new ReturnOperationContext(Context, State);
-		EnterRule(_localctx, 26, RULE_returnOperation);
+		EnterRule(_localctx, 30, RULE_returnOperation);
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 210;
+			State = 228;
 			Match(KW_RETURN);
-			State = 215;
+			State = 233;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,24,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,27,Context) ) {
 			case 1:
 				{
-				State = 211;
+				State = 229;
 				valueList();
-				State = 212;
-				Match(T__2);
-				State = 213;
+				State = 230;
+				Match(T__4);
+				State = 231;
 				typeList();
 				}
 				break;
@@ -1047,42 +1148,42 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public CallOperationContext callOperation() {
 		CallOperationContext _localctx = new CallOperationContext(Context, State);
-		EnterRule(_localctx, 28, RULE_callOperation);
+		EnterRule(_localctx, 32, RULE_callOperation);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 217;
+			State = 235;
 			Match(KW_CALL);
-			State = 218;
+			State = 236;
 			Match(SYMBOL_ID);
-			State = 219;
-			Match(T__3);
-			State = 221;
+			State = 237;
+			Match(T__5);
+			State = 239;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==VALUE_ID) {
 				{
-				State = 220;
+				State = 238;
 				valueList();
 				}
 			}
 
-			State = 223;
-			Match(T__4);
-			State = 225;
+			State = 241;
+			Match(T__6);
+			State = 243;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__7) {
+			if (_la==T__0) {
 				{
-				State = 224;
+				State = 242;
 				attrDict();
 				}
 			}
 
-			State = 227;
-			Match(T__2);
-			State = 228;
+			State = 245;
+			Match(T__4);
+			State = 246;
 			functionType();
 			}
 		}
@@ -1121,47 +1222,47 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public CustomOperationContext customOperation() {
 		CustomOperationContext _localctx = new CustomOperationContext(Context, State);
-		EnterRule(_localctx, 30, RULE_customOperation);
+		EnterRule(_localctx, 34, RULE_customOperation);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 230;
+			State = 248;
 			Match(BARE_ID);
-			State = 233;
+			State = 251;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,27,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,30,Context) ) {
 			case 1:
 				{
-				State = 231;
+				State = 249;
 				valueList();
 				}
 				break;
 			case 2:
 				{
-				State = 232;
+				State = 250;
 				positionalAttr();
 				}
 				break;
 			}
-			State = 236;
+			State = 254;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__7) {
+			if (_la==T__0) {
 				{
-				State = 235;
+				State = 253;
 				attrDict();
 				}
 			}
 
-			State = 240;
+			State = 258;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__2) {
+			if (_la==T__4) {
 				{
-				State = 238;
-				Match(T__2);
-				State = 239;
+				State = 256;
+				Match(T__4);
+				State = 257;
 				typeSpec();
 				}
 			}
@@ -1215,33 +1316,33 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public TypeSpecContext typeSpec() {
 		TypeSpecContext _localctx = new TypeSpecContext(Context, State);
-		EnterRule(_localctx, 32, RULE_typeSpec);
+		EnterRule(_localctx, 36, RULE_typeSpec);
 		int _la;
 		try {
-			State = 254;
+			State = 272;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,32,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,35,Context) ) {
 			case 1:
 				_localctx = new FullFunctionTypeSpecContext(_localctx);
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 242;
-				Match(T__3);
-				State = 244;
+				State = 260;
+				Match(T__5);
+				State = 262;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 6442713104L) != 0)) {
+				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 12901941312L) != 0)) {
 					{
-					State = 243;
+					State = 261;
 					typeList();
 					}
 				}
 
-				State = 246;
-				Match(T__4);
-				State = 247;
+				State = 264;
+				Match(T__6);
+				State = 265;
 				Match(ARROW);
-				State = 248;
+				State = 266;
 				resultTypes();
 				}
 				break;
@@ -1249,16 +1350,16 @@ public partial class AspIRParser : Parser {
 				_localctx = new ShortTypeSpecContext(_localctx);
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 249;
+				State = 267;
 				type();
-				State = 252;
+				State = 270;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if (_la==ARROW) {
 					{
-					State = 250;
+					State = 268;
 					Match(ARROW);
-					State = 251;
+					State = 269;
 					resultTypes();
 					}
 				}
@@ -1301,43 +1402,43 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public RegionContext region() {
 		RegionContext _localctx = new RegionContext(Context, State);
-		EnterRule(_localctx, 34, RULE_region);
+		EnterRule(_localctx, 38, RULE_region);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 256;
-			Match(T__7);
-			State = 260;
+			State = 274;
+			Match(T__0);
+			State = 278;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 13019242496L) != 0)) {
+			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 26038362112L) != 0)) {
 				{
 				{
-				State = 257;
+				State = 275;
 				operation();
 				}
 				}
-				State = 262;
+				State = 280;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 266;
+			State = 284;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			while (_la==BLOCK_ID) {
 				{
 				{
-				State = 263;
+				State = 281;
 				block();
 				}
 				}
-				State = 268;
+				State = 286;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 269;
-			Match(T__8);
+			State = 287;
+			Match(T__1);
 			}
 		}
 		catch (RecognitionException re) {
@@ -1372,36 +1473,36 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public BlockContext block() {
 		BlockContext _localctx = new BlockContext(Context, State);
-		EnterRule(_localctx, 36, RULE_block);
+		EnterRule(_localctx, 40, RULE_block);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 271;
+			State = 289;
 			Match(BLOCK_ID);
-			State = 273;
+			State = 291;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__3) {
+			if (_la==T__5) {
 				{
-				State = 272;
+				State = 290;
 				blockArgList();
 				}
 			}
 
-			State = 275;
-			Match(T__2);
-			State = 279;
+			State = 293;
+			Match(T__4);
+			State = 297;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 13019242496L) != 0)) {
+			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 26038362112L) != 0)) {
 				{
 				{
-				State = 276;
+				State = 294;
 				operation();
 				}
 				}
-				State = 281;
+				State = 299;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
@@ -1435,41 +1536,41 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public BlockArgListContext blockArgList() {
 		BlockArgListContext _localctx = new BlockArgListContext(Context, State);
-		EnterRule(_localctx, 38, RULE_blockArgList);
+		EnterRule(_localctx, 42, RULE_blockArgList);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 282;
-			Match(T__3);
-			State = 291;
+			State = 300;
+			Match(T__5);
+			State = 309;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==VALUE_ID) {
 				{
-				State = 283;
+				State = 301;
 				blockArg();
-				State = 288;
+				State = 306;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				while (_la==T__0) {
+				while (_la==T__2) {
 					{
 					{
-					State = 284;
-					Match(T__0);
-					State = 285;
+					State = 302;
+					Match(T__2);
+					State = 303;
 					blockArg();
 					}
 					}
-					State = 290;
+					State = 308;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
 				}
 				}
 			}
 
-			State = 293;
-			Match(T__4);
+			State = 311;
+			Match(T__6);
 			}
 		}
 		catch (RecognitionException re) {
@@ -1498,15 +1599,15 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public BlockArgContext blockArg() {
 		BlockArgContext _localctx = new BlockArgContext(Context, State);
-		EnterRule(_localctx, 40, RULE_blockArg);
+		EnterRule(_localctx, 44, RULE_blockArg);
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 295;
+			State = 313;
 			Match(VALUE_ID);
-			State = 296;
-			Match(T__2);
-			State = 297;
+			State = 314;
+			Match(T__4);
+			State = 315;
 			type();
 			}
 		}
@@ -1536,26 +1637,26 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public ValueListContext valueList() {
 		ValueListContext _localctx = new ValueListContext(Context, State);
-		EnterRule(_localctx, 42, RULE_valueList);
+		EnterRule(_localctx, 46, RULE_valueList);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 299;
+			State = 317;
 			Match(VALUE_ID);
-			State = 304;
+			State = 322;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while (_la==T__0) {
+			while (_la==T__2) {
 				{
 				{
-				State = 300;
-				Match(T__0);
-				State = 301;
+				State = 318;
+				Match(T__2);
+				State = 319;
 				Match(VALUE_ID);
 				}
 				}
-				State = 306;
+				State = 324;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
@@ -1573,6 +1674,7 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class TypeContext : ParserRuleContext {
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode TENSOR_TYPE() { return GetToken(AspIRParser.TENSOR_TYPE, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public TensorTypeContext tensorType() {
 			return GetRuleContext<TensorTypeContext>(0);
 		}
@@ -1594,44 +1696,51 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public TypeContext type() {
 		TypeContext _localctx = new TypeContext(Context, State);
-		EnterRule(_localctx, 44, RULE_type);
+		EnterRule(_localctx, 48, RULE_type);
 		int _la;
 		try {
-			State = 314;
+			State = 333;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
-			case KW_TENSOR:
+			case TENSOR_TYPE:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 307;
+				State = 325;
+				Match(TENSOR_TYPE);
+				}
+				break;
+			case KW_TENSOR:
+				EnterOuterAlt(_localctx, 2);
+				{
+				State = 326;
 				tensorType();
 				}
 				break;
-			case T__3:
-				EnterOuterAlt(_localctx, 2);
+			case T__5:
+				EnterOuterAlt(_localctx, 3);
 				{
-				State = 308;
+				State = 327;
 				functionType();
 				}
 				break;
 			case BARE_ID:
-				EnterOuterAlt(_localctx, 3);
+				EnterOuterAlt(_localctx, 4);
 				{
-				State = 309;
+				State = 328;
 				Match(BARE_ID);
 				}
 				break;
 			case DIALECT_TYPE:
-				EnterOuterAlt(_localctx, 4);
+				EnterOuterAlt(_localctx, 5);
 				{
-				State = 310;
+				State = 329;
 				Match(DIALECT_TYPE);
-				State = 312;
+				State = 331;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if (_la==T__9) {
 					{
-					State = 311;
+					State = 330;
 					dialectBody();
 					}
 				}
@@ -1670,40 +1779,40 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public TensorTypeContext tensorType() {
 		TensorTypeContext _localctx = new TensorTypeContext(Context, State);
-		EnterRule(_localctx, 46, RULE_tensorType);
+		EnterRule(_localctx, 50, RULE_tensorType);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 316;
+			State = 335;
 			Match(KW_TENSOR);
-			State = 317;
+			State = 336;
 			Match(T__9);
-			State = 319;
+			State = 338;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==SHAPE) {
 				{
-				State = 318;
+				State = 337;
 				Match(SHAPE);
 				}
 			}
 
-			State = 321;
+			State = 340;
 			Match(BARE_ID);
-			State = 324;
+			State = 343;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__0) {
+			if (_la==T__2) {
 				{
-				State = 322;
-				Match(T__0);
-				State = 323;
+				State = 341;
+				Match(T__2);
+				State = 342;
 				attribute();
 				}
 			}
 
-			State = 326;
+			State = 345;
 			Match(T__10);
 			}
 		}
@@ -1736,28 +1845,28 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public FunctionTypeContext functionType() {
 		FunctionTypeContext _localctx = new FunctionTypeContext(Context, State);
-		EnterRule(_localctx, 48, RULE_functionType);
+		EnterRule(_localctx, 52, RULE_functionType);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 328;
-			Match(T__3);
-			State = 330;
+			State = 347;
+			Match(T__5);
+			State = 349;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 6442713104L) != 0)) {
+			if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 12901941312L) != 0)) {
 				{
-				State = 329;
+				State = 348;
 				typeList();
 				}
 			}
 
-			State = 332;
-			Match(T__4);
-			State = 333;
+			State = 351;
+			Match(T__6);
+			State = 352;
 			Match(ARROW);
-			State = 334;
+			State = 353;
 			resultTypes();
 			}
 		}
@@ -1789,36 +1898,36 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public ResultTypesContext resultTypes() {
 		ResultTypesContext _localctx = new ResultTypesContext(Context, State);
-		EnterRule(_localctx, 50, RULE_resultTypes);
+		EnterRule(_localctx, 54, RULE_resultTypes);
 		int _la;
 		try {
-			State = 342;
+			State = 361;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,46,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,49,Context) ) {
 			case 1:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 336;
+				State = 355;
 				type();
 				}
 				break;
 			case 2:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 337;
-				Match(T__3);
-				State = 339;
+				State = 356;
+				Match(T__5);
+				State = 358;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 6442713104L) != 0)) {
+				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 12901941312L) != 0)) {
 					{
-					State = 338;
+					State = 357;
 					typeList();
 					}
 				}
 
-				State = 341;
-				Match(T__4);
+				State = 360;
+				Match(T__6);
 				}
 				break;
 			}
@@ -1851,26 +1960,26 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public TypeListContext typeList() {
 		TypeListContext _localctx = new TypeListContext(Context, State);
-		EnterRule(_localctx, 52, RULE_typeList);
+		EnterRule(_localctx, 56, RULE_typeList);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 344;
+			State = 363;
 			type();
-			State = 349;
+			State = 368;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while (_la==T__0) {
+			while (_la==T__2) {
 				{
 				{
-				State = 345;
-				Match(T__0);
-				State = 346;
+				State = 364;
+				Match(T__2);
+				State = 365;
 				type();
 				}
 				}
-				State = 351;
+				State = 370;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
@@ -1904,41 +2013,41 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public AttrDictContext attrDict() {
 		AttrDictContext _localctx = new AttrDictContext(Context, State);
-		EnterRule(_localctx, 54, RULE_attrDict);
+		EnterRule(_localctx, 58, RULE_attrDict);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 352;
-			Match(T__7);
-			State = 361;
+			State = 371;
+			Match(T__0);
+			State = 380;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 12893167616L) != 0)) {
+			if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 25778069504L) != 0)) {
 				{
-				State = 353;
+				State = 372;
 				attrEntry();
-				State = 358;
+				State = 377;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				while (_la==T__0) {
+				while (_la==T__2) {
 					{
 					{
-					State = 354;
-					Match(T__0);
-					State = 355;
+					State = 373;
+					Match(T__2);
+					State = 374;
 					attrEntry();
 					}
 					}
-					State = 360;
+					State = 379;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
 				}
 				}
 			}
 
-			State = 363;
-			Match(T__8);
+			State = 382;
+			Match(T__1);
 			}
 		}
 		catch (RecognitionException re) {
@@ -1969,21 +2078,21 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public AttrEntryContext attrEntry() {
 		AttrEntryContext _localctx = new AttrEntryContext(Context, State);
-		EnterRule(_localctx, 56, RULE_attrEntry);
+		EnterRule(_localctx, 60, RULE_attrEntry);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 365;
+			State = 384;
 			attrKey();
-			State = 368;
+			State = 387;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__1) {
+			if (_la==T__3) {
 				{
-				State = 366;
-				Match(T__1);
-				State = 367;
+				State = 385;
+				Match(T__3);
+				State = 386;
 				attribute();
 				}
 			}
@@ -2021,14 +2130,14 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public AttrKeyContext attrKey() {
 		AttrKeyContext _localctx = new AttrKeyContext(Context, State);
-		EnterRule(_localctx, 58, RULE_attrKey);
+		EnterRule(_localctx, 62, RULE_attrKey);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 370;
+			State = 389;
 			_la = TokenStream.LA(1);
-			if ( !((((_la) & ~0x3f) == 0 && ((1L << _la) & 12893167616L) != 0)) ) {
+			if ( !((((_la) & ~0x3f) == 0 && ((1L << _la) & 25778069504L) != 0)) ) {
 			ErrorHandler.RecoverInline(this);
 			}
 			else {
@@ -2136,26 +2245,26 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public AttributeContext attribute() {
 		AttributeContext _localctx = new AttributeContext(Context, State);
-		EnterRule(_localctx, 60, RULE_attribute);
+		EnterRule(_localctx, 64, RULE_attribute);
 		int _la;
 		try {
-			State = 413;
+			State = 432;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case INT:
 				_localctx = new IntAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 372;
+				State = 391;
 				Match(INT);
-				State = 375;
+				State = 394;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				if (_la==T__2) {
+				if (_la==T__4) {
 					{
-					State = 373;
-					Match(T__2);
-					State = 374;
+					State = 392;
+					Match(T__4);
+					State = 393;
 					type();
 					}
 				}
@@ -2166,16 +2275,16 @@ public partial class AspIRParser : Parser {
 				_localctx = new FloatAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 377;
+				State = 396;
 				Match(FLOAT);
-				State = 380;
+				State = 399;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				if (_la==T__2) {
+				if (_la==T__4) {
 					{
-					State = 378;
-					Match(T__2);
-					State = 379;
+					State = 397;
+					Match(T__4);
+					State = 398;
 					type();
 					}
 				}
@@ -2186,7 +2295,7 @@ public partial class AspIRParser : Parser {
 				_localctx = new StringAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 3);
 				{
-				State = 382;
+				State = 401;
 				Match(STRING);
 				}
 				break;
@@ -2194,7 +2303,7 @@ public partial class AspIRParser : Parser {
 				_localctx = new TrueAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 4);
 				{
-				State = 383;
+				State = 402;
 				Match(KW_TRUE);
 				}
 				break;
@@ -2202,7 +2311,7 @@ public partial class AspIRParser : Parser {
 				_localctx = new FalseAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 5);
 				{
-				State = 384;
+				State = 403;
 				Match(KW_FALSE);
 				}
 				break;
@@ -2210,51 +2319,51 @@ public partial class AspIRParser : Parser {
 				_localctx = new UnitAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 6);
 				{
-				State = 385;
+				State = 404;
 				Match(KW_UNIT);
 				}
 				break;
-			case T__5:
+			case T__7:
 				_localctx = new ArrayAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 7);
 				{
-				State = 386;
-				Match(T__5);
-				State = 395;
+				State = 405;
+				Match(T__7);
+				State = 414;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 16751788368L) != 0)) {
+				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 33512227138L) != 0)) {
 					{
-					State = 387;
+					State = 406;
 					attribute();
-					State = 392;
+					State = 411;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
-					while (_la==T__0) {
+					while (_la==T__2) {
 						{
 						{
-						State = 388;
-						Match(T__0);
-						State = 389;
+						State = 407;
+						Match(T__2);
+						State = 408;
 						attribute();
 						}
 						}
-						State = 394;
+						State = 413;
 						ErrorHandler.Sync(this);
 						_la = TokenStream.LA(1);
 					}
 					}
 				}
 
-				State = 397;
-				Match(T__6);
+				State = 416;
+				Match(T__8);
 				}
 				break;
-			case T__7:
+			case T__0:
 				_localctx = new DictAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 8);
 				{
-				State = 398;
+				State = 417;
 				attrDict();
 				}
 				break;
@@ -2262,7 +2371,7 @@ public partial class AspIRParser : Parser {
 				_localctx = new SymbolAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 9);
 				{
-				State = 399;
+				State = 418;
 				Match(SYMBOL_ID);
 				}
 				break;
@@ -2270,25 +2379,25 @@ public partial class AspIRParser : Parser {
 				_localctx = new DenseAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 10);
 				{
-				State = 400;
+				State = 419;
 				Match(KW_DENSE);
-				State = 401;
+				State = 420;
 				Match(T__9);
-				State = 403;
+				State = 422;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 103809088L) != 0)) {
+				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 204472576L) != 0)) {
 					{
-					State = 402;
+					State = 421;
 					denseLiteral();
 					}
 				}
 
-				State = 405;
+				State = 424;
 				Match(T__10);
-				State = 406;
-				Match(T__2);
-				State = 407;
+				State = 425;
+				Match(T__4);
+				State = 426;
 				type();
 				}
 				break;
@@ -2296,28 +2405,29 @@ public partial class AspIRParser : Parser {
 				_localctx = new DialectAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 11);
 				{
-				State = 408;
+				State = 427;
 				Match(HASH_ID);
-				State = 410;
+				State = 429;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if (_la==T__9) {
 					{
-					State = 409;
+					State = 428;
 					dialectBody();
 					}
 				}
 
 				}
 				break;
-			case T__3:
+			case T__5:
 			case KW_TENSOR:
+			case TENSOR_TYPE:
 			case DIALECT_TYPE:
 			case BARE_ID:
 				_localctx = new TypeAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 12);
 				{
-				State = 412;
+				State = 431;
 				type();
 				}
 				break;
@@ -2357,72 +2467,72 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public PositionalAttrContext positionalAttr() {
 		PositionalAttrContext _localctx = new PositionalAttrContext(Context, State);
-		EnterRule(_localctx, 62, RULE_positionalAttr);
+		EnterRule(_localctx, 66, RULE_positionalAttr);
 		int _la;
 		try {
-			State = 427;
+			State = 446;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case INT:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 415;
+				State = 434;
 				Match(INT);
 				}
 				break;
 			case FLOAT:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 416;
+				State = 435;
 				Match(FLOAT);
 				}
 				break;
 			case STRING:
 				EnterOuterAlt(_localctx, 3);
 				{
-				State = 417;
+				State = 436;
 				Match(STRING);
 				}
 				break;
 			case KW_TRUE:
 				EnterOuterAlt(_localctx, 4);
 				{
-				State = 418;
+				State = 437;
 				Match(KW_TRUE);
 				}
 				break;
 			case KW_FALSE:
 				EnterOuterAlt(_localctx, 5);
 				{
-				State = 419;
+				State = 438;
 				Match(KW_FALSE);
 				}
 				break;
 			case KW_DENSE:
 				EnterOuterAlt(_localctx, 6);
 				{
-				State = 420;
+				State = 439;
 				Match(KW_DENSE);
-				State = 421;
+				State = 440;
 				Match(T__9);
-				State = 423;
+				State = 442;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 103809088L) != 0)) {
+				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 204472576L) != 0)) {
 					{
-					State = 422;
+					State = 441;
 					denseLiteral();
 					}
 				}
 
-				State = 425;
+				State = 444;
 				Match(T__10);
 				}
 				break;
 			case SYMBOL_ID:
 				EnterOuterAlt(_localctx, 7);
 				{
-				State = 426;
+				State = 445;
 				Match(SYMBOL_ID);
 				}
 				break;
@@ -2461,10 +2571,10 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public DenseLiteralContext denseLiteral() {
 		DenseLiteralContext _localctx = new DenseLiteralContext(Context, State);
-		EnterRule(_localctx, 64, RULE_denseLiteral);
+		EnterRule(_localctx, 68, RULE_denseLiteral);
 		int _la;
 		try {
-			State = 442;
+			State = 461;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case KW_TRUE:
@@ -2473,43 +2583,43 @@ public partial class AspIRParser : Parser {
 			case INT:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 429;
+				State = 448;
 				denseScalar();
 				}
 				break;
-			case T__5:
+			case T__7:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 430;
-				Match(T__5);
-				State = 439;
+				State = 449;
+				Match(T__7);
+				State = 458;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 103809088L) != 0)) {
+				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 204472576L) != 0)) {
 					{
-					State = 431;
+					State = 450;
 					denseLiteral();
-					State = 436;
+					State = 455;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
-					while (_la==T__0) {
+					while (_la==T__2) {
 						{
 						{
-						State = 432;
-						Match(T__0);
-						State = 433;
+						State = 451;
+						Match(T__2);
+						State = 452;
 						denseLiteral();
 						}
 						}
-						State = 438;
+						State = 457;
 						ErrorHandler.Sync(this);
 						_la = TokenStream.LA(1);
 					}
 					}
 				}
 
-				State = 441;
-				Match(T__6);
+				State = 460;
+				Match(T__8);
 				}
 				break;
 			default:
@@ -2542,14 +2652,14 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public DenseScalarContext denseScalar() {
 		DenseScalarContext _localctx = new DenseScalarContext(Context, State);
-		EnterRule(_localctx, 66, RULE_denseScalar);
+		EnterRule(_localctx, 70, RULE_denseScalar);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 444;
+			State = 463;
 			_la = TokenStream.LA(1);
-			if ( !((((_la) & ~0x3f) == 0 && ((1L << _la) & 103809024L) != 0)) ) {
+			if ( !((((_la) & ~0x3f) == 0 && ((1L << _la) & 204472320L) != 0)) ) {
 			ErrorHandler.RecoverInline(this);
 			}
 			else {
@@ -2586,28 +2696,28 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public DialectBodyContext dialectBody() {
 		DialectBodyContext _localctx = new DialectBodyContext(Context, State);
-		EnterRule(_localctx, 68, RULE_dialectBody);
+		EnterRule(_localctx, 72, RULE_dialectBody);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 446;
+			State = 465;
 			Match(T__9);
-			State = 450;
+			State = 469;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 16911177054L) != 0)) {
+			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 33805833594L) != 0)) {
 				{
 				{
-				State = 447;
+				State = 466;
 				dialectItem();
 				}
 				}
-				State = 452;
+				State = 471;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 453;
+			State = 472;
 			Match(T__10);
 			}
 		}
@@ -2657,218 +2767,218 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public DialectItemContext dialectItem() {
 		DialectItemContext _localctx = new DialectItemContext(Context, State);
-		EnterRule(_localctx, 70, RULE_dialectItem);
+		EnterRule(_localctx, 74, RULE_dialectItem);
 		int _la;
 		try {
-			State = 499;
+			State = 518;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case T__9:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 455;
+				State = 474;
 				dialectBody();
 				}
 				break;
-			case T__5:
+			case T__7:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 456;
-				Match(T__5);
-				State = 460;
-				ErrorHandler.Sync(this);
-				_la = TokenStream.LA(1);
-				while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 16911177054L) != 0)) {
-					{
-					{
-					State = 457;
-					dialectItem();
-					}
-					}
-					State = 462;
-					ErrorHandler.Sync(this);
-					_la = TokenStream.LA(1);
-				}
-				State = 463;
-				Match(T__6);
-				}
-				break;
-			case T__7:
-				EnterOuterAlt(_localctx, 3);
-				{
-				State = 464;
+				State = 475;
 				Match(T__7);
-				State = 468;
+				State = 479;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 16911177054L) != 0)) {
+				while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 33805833594L) != 0)) {
 					{
 					{
-					State = 465;
+					State = 476;
 					dialectItem();
 					}
 					}
-					State = 470;
+					State = 481;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
 				}
-				State = 471;
+				State = 482;
 				Match(T__8);
 				}
 				break;
-			case T__3:
-				EnterOuterAlt(_localctx, 4);
+			case T__0:
+				EnterOuterAlt(_localctx, 3);
 				{
-				State = 472;
-				Match(T__3);
-				State = 476;
+				State = 483;
+				Match(T__0);
+				State = 487;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 16911177054L) != 0)) {
+				while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 33805833594L) != 0)) {
 					{
 					{
-					State = 473;
+					State = 484;
 					dialectItem();
 					}
 					}
-					State = 478;
+					State = 489;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
 				}
-				State = 479;
-				Match(T__4);
+				State = 490;
+				Match(T__1);
+				}
+				break;
+			case T__5:
+				EnterOuterAlt(_localctx, 4);
+				{
+				State = 491;
+				Match(T__5);
+				State = 495;
+				ErrorHandler.Sync(this);
+				_la = TokenStream.LA(1);
+				while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 33805833594L) != 0)) {
+					{
+					{
+					State = 492;
+					dialectItem();
+					}
+					}
+					State = 497;
+					ErrorHandler.Sync(this);
+					_la = TokenStream.LA(1);
+				}
+				State = 498;
+				Match(T__6);
 				}
 				break;
 			case VALUE_ID:
 				EnterOuterAlt(_localctx, 5);
 				{
-				State = 480;
+				State = 499;
 				Match(VALUE_ID);
 				}
 				break;
 			case SYMBOL_ID:
 				EnterOuterAlt(_localctx, 6);
 				{
-				State = 481;
+				State = 500;
 				Match(SYMBOL_ID);
 				}
 				break;
 			case BARE_ID:
 				EnterOuterAlt(_localctx, 7);
 				{
-				State = 482;
+				State = 501;
 				Match(BARE_ID);
 				}
 				break;
 			case STRING:
 				EnterOuterAlt(_localctx, 8);
 				{
-				State = 483;
+				State = 502;
 				Match(STRING);
 				}
 				break;
 			case INT:
 				EnterOuterAlt(_localctx, 9);
 				{
-				State = 484;
+				State = 503;
 				Match(INT);
 				}
 				break;
 			case FLOAT:
 				EnterOuterAlt(_localctx, 10);
 				{
-				State = 485;
+				State = 504;
 				Match(FLOAT);
 				}
 				break;
 			case SHAPE:
 				EnterOuterAlt(_localctx, 11);
 				{
-				State = 486;
+				State = 505;
 				Match(SHAPE);
 				}
 				break;
 			case HASH_ID:
 				EnterOuterAlt(_localctx, 12);
 				{
-				State = 487;
+				State = 506;
 				Match(HASH_ID);
 				}
 				break;
 			case DIALECT_TYPE:
 				EnterOuterAlt(_localctx, 13);
 				{
-				State = 488;
+				State = 507;
 				Match(DIALECT_TYPE);
 				}
 				break;
-			case T__0:
+			case T__2:
 				EnterOuterAlt(_localctx, 14);
 				{
-				State = 489;
-				Match(T__0);
-				}
-				break;
-			case T__2:
-				EnterOuterAlt(_localctx, 15);
-				{
-				State = 490;
+				State = 508;
 				Match(T__2);
 				}
 				break;
-			case T__1:
+			case T__4:
+				EnterOuterAlt(_localctx, 15);
+				{
+				State = 509;
+				Match(T__4);
+				}
+				break;
+			case T__3:
 				EnterOuterAlt(_localctx, 16);
 				{
-				State = 491;
-				Match(T__1);
+				State = 510;
+				Match(T__3);
 				}
 				break;
 			case ARROW:
 				EnterOuterAlt(_localctx, 17);
 				{
-				State = 492;
+				State = 511;
 				Match(ARROW);
 				}
 				break;
 			case T__11:
 				EnterOuterAlt(_localctx, 18);
 				{
-				State = 493;
+				State = 512;
 				Match(T__11);
 				}
 				break;
 			case KW_TENSOR:
 				EnterOuterAlt(_localctx, 19);
 				{
-				State = 494;
+				State = 513;
 				Match(KW_TENSOR);
 				}
 				break;
 			case KW_DENSE:
 				EnterOuterAlt(_localctx, 20);
 				{
-				State = 495;
+				State = 514;
 				Match(KW_DENSE);
 				}
 				break;
 			case KW_TRUE:
 				EnterOuterAlt(_localctx, 21);
 				{
-				State = 496;
+				State = 515;
 				Match(KW_TRUE);
 				}
 				break;
 			case KW_FALSE:
 				EnterOuterAlt(_localctx, 22);
 				{
-				State = 497;
+				State = 516;
 				Match(KW_FALSE);
 				}
 				break;
 			case KW_UNIT:
 				EnterOuterAlt(_localctx, 23);
 				{
-				State = 498;
+				State = 517;
 				Match(KW_UNIT);
 				}
 				break;
@@ -2888,182 +2998,190 @@ public partial class AspIRParser : Parser {
 	}
 
 	private static int[] _serializedATN = {
-		4,1,36,502,2,0,7,0,2,1,7,1,2,2,7,2,2,3,7,3,2,4,7,4,2,5,7,5,2,6,7,6,2,7,
+		4,1,37,521,2,0,7,0,2,1,7,1,2,2,7,2,2,3,7,3,2,4,7,4,2,5,7,5,2,6,7,6,2,7,
 		7,7,2,8,7,8,2,9,7,9,2,10,7,10,2,11,7,11,2,12,7,12,2,13,7,13,2,14,7,14,
 		2,15,7,15,2,16,7,16,2,17,7,17,2,18,7,18,2,19,7,19,2,20,7,20,2,21,7,21,
 		2,22,7,22,2,23,7,23,2,24,7,24,2,25,7,25,2,26,7,26,2,27,7,27,2,28,7,28,
 		2,29,7,29,2,30,7,30,2,31,7,31,2,32,7,32,2,33,7,33,2,34,7,34,2,35,7,35,
-		1,0,5,0,74,8,0,10,0,12,0,77,9,0,1,0,1,0,1,1,3,1,82,8,1,1,1,1,1,1,1,1,1,
-		1,1,1,1,3,1,90,8,1,1,2,1,2,1,2,5,2,95,8,2,10,2,12,2,98,9,2,1,2,1,2,1,3,
-		1,3,1,3,3,3,105,8,3,1,4,1,4,1,4,3,4,110,8,4,1,4,1,4,3,4,114,8,4,1,4,3,
-		4,117,8,4,1,4,3,4,120,8,4,1,4,1,4,1,4,1,5,1,5,1,5,1,5,5,5,129,8,5,10,5,
-		12,5,132,9,5,1,5,1,5,1,6,1,6,1,6,1,6,5,6,140,8,6,10,6,12,6,143,9,6,1,6,
-		1,6,1,7,1,7,3,7,149,8,7,1,7,1,7,3,7,153,8,7,1,7,1,7,1,8,1,8,3,8,159,8,
-		8,1,8,1,8,1,8,3,8,164,8,8,1,8,1,8,1,8,3,8,169,8,8,1,8,1,8,3,8,173,8,8,
-		1,8,3,8,176,8,8,1,9,1,9,1,9,5,9,181,8,9,10,9,12,9,184,9,9,1,10,1,10,1,
-		10,1,10,3,10,190,8,10,1,11,1,11,1,11,1,11,1,11,5,11,197,8,11,10,11,12,
-		11,200,9,11,3,11,202,8,11,1,11,3,11,205,8,11,1,12,1,12,3,12,209,8,12,1,
-		13,1,13,1,13,1,13,1,13,3,13,216,8,13,1,14,1,14,1,14,1,14,3,14,222,8,14,
-		1,14,1,14,3,14,226,8,14,1,14,1,14,1,14,1,15,1,15,1,15,3,15,234,8,15,1,
-		15,3,15,237,8,15,1,15,1,15,3,15,241,8,15,1,16,1,16,3,16,245,8,16,1,16,
-		1,16,1,16,1,16,1,16,1,16,3,16,253,8,16,3,16,255,8,16,1,17,1,17,5,17,259,
-		8,17,10,17,12,17,262,9,17,1,17,5,17,265,8,17,10,17,12,17,268,9,17,1,17,
-		1,17,1,18,1,18,3,18,274,8,18,1,18,1,18,5,18,278,8,18,10,18,12,18,281,9,
-		18,1,19,1,19,1,19,1,19,5,19,287,8,19,10,19,12,19,290,9,19,3,19,292,8,19,
-		1,19,1,19,1,20,1,20,1,20,1,20,1,21,1,21,1,21,5,21,303,8,21,10,21,12,21,
-		306,9,21,1,22,1,22,1,22,1,22,1,22,3,22,313,8,22,3,22,315,8,22,1,23,1,23,
-		1,23,3,23,320,8,23,1,23,1,23,1,23,3,23,325,8,23,1,23,1,23,1,24,1,24,3,
-		24,331,8,24,1,24,1,24,1,24,1,24,1,25,1,25,1,25,3,25,340,8,25,1,25,3,25,
-		343,8,25,1,26,1,26,1,26,5,26,348,8,26,10,26,12,26,351,9,26,1,27,1,27,1,
-		27,1,27,5,27,357,8,27,10,27,12,27,360,9,27,3,27,362,8,27,1,27,1,27,1,28,
-		1,28,1,28,3,28,369,8,28,1,29,1,29,1,30,1,30,1,30,3,30,376,8,30,1,30,1,
-		30,1,30,3,30,381,8,30,1,30,1,30,1,30,1,30,1,30,1,30,1,30,1,30,5,30,391,
-		8,30,10,30,12,30,394,9,30,3,30,396,8,30,1,30,1,30,1,30,1,30,1,30,1,30,
-		3,30,404,8,30,1,30,1,30,1,30,1,30,1,30,3,30,411,8,30,1,30,3,30,414,8,30,
-		1,31,1,31,1,31,1,31,1,31,1,31,1,31,1,31,3,31,424,8,31,1,31,1,31,3,31,428,
-		8,31,1,32,1,32,1,32,1,32,1,32,5,32,435,8,32,10,32,12,32,438,9,32,3,32,
-		440,8,32,1,32,3,32,443,8,32,1,33,1,33,1,34,1,34,5,34,449,8,34,10,34,12,
-		34,452,9,34,1,34,1,34,1,35,1,35,1,35,5,35,459,8,35,10,35,12,35,462,9,35,
-		1,35,1,35,1,35,5,35,467,8,35,10,35,12,35,470,9,35,1,35,1,35,1,35,5,35,
-		475,8,35,10,35,12,35,478,9,35,1,35,1,35,1,35,1,35,1,35,1,35,1,35,1,35,
-		1,35,1,35,1,35,1,35,1,35,1,35,1,35,1,35,1,35,1,35,1,35,1,35,3,35,500,8,
-		35,1,35,0,0,36,0,2,4,6,8,10,12,14,16,18,20,22,24,26,28,30,32,34,36,38,
-		40,42,44,46,48,50,52,54,56,58,60,62,64,66,68,70,0,2,3,0,13,13,17,22,32,
-		33,2,0,20,21,25,26,576,0,75,1,0,0,0,2,81,1,0,0,0,4,91,1,0,0,0,6,101,1,
-		0,0,0,8,106,1,0,0,0,10,124,1,0,0,0,12,135,1,0,0,0,14,146,1,0,0,0,16,156,
-		1,0,0,0,18,177,1,0,0,0,20,185,1,0,0,0,22,204,1,0,0,0,24,206,1,0,0,0,26,
-		210,1,0,0,0,28,217,1,0,0,0,30,230,1,0,0,0,32,254,1,0,0,0,34,256,1,0,0,
-		0,36,271,1,0,0,0,38,282,1,0,0,0,40,295,1,0,0,0,42,299,1,0,0,0,44,314,1,
-		0,0,0,46,316,1,0,0,0,48,328,1,0,0,0,50,342,1,0,0,0,52,344,1,0,0,0,54,352,
-		1,0,0,0,56,365,1,0,0,0,58,370,1,0,0,0,60,413,1,0,0,0,62,427,1,0,0,0,64,
-		442,1,0,0,0,66,444,1,0,0,0,68,446,1,0,0,0,70,499,1,0,0,0,72,74,3,2,1,0,
-		73,72,1,0,0,0,74,77,1,0,0,0,75,73,1,0,0,0,75,76,1,0,0,0,76,78,1,0,0,0,
-		77,75,1,0,0,0,78,79,5,0,0,1,79,1,1,0,0,0,80,82,3,4,2,0,81,80,1,0,0,0,81,
-		82,1,0,0,0,82,89,1,0,0,0,83,90,3,8,4,0,84,90,3,14,7,0,85,90,3,16,8,0,86,
-		90,3,26,13,0,87,90,3,28,14,0,88,90,3,30,15,0,89,83,1,0,0,0,89,84,1,0,0,
-		0,89,85,1,0,0,0,89,86,1,0,0,0,89,87,1,0,0,0,89,88,1,0,0,0,90,3,1,0,0,0,
-		91,96,3,6,3,0,92,93,5,1,0,0,93,95,3,6,3,0,94,92,1,0,0,0,95,98,1,0,0,0,
-		96,94,1,0,0,0,96,97,1,0,0,0,97,99,1,0,0,0,98,96,1,0,0,0,99,100,5,2,0,0,
-		100,5,1,0,0,0,101,104,5,27,0,0,102,103,5,3,0,0,103,105,5,26,0,0,104,102,
-		1,0,0,0,104,105,1,0,0,0,105,7,1,0,0,0,106,107,5,33,0,0,107,109,5,4,0,0,
-		108,110,3,42,21,0,109,108,1,0,0,0,109,110,1,0,0,0,110,111,1,0,0,0,111,
-		113,5,5,0,0,112,114,3,10,5,0,113,112,1,0,0,0,113,114,1,0,0,0,114,116,1,
-		0,0,0,115,117,3,12,6,0,116,115,1,0,0,0,116,117,1,0,0,0,117,119,1,0,0,0,
-		118,120,3,54,27,0,119,118,1,0,0,0,119,120,1,0,0,0,120,121,1,0,0,0,121,
-		122,5,3,0,0,122,123,3,48,24,0,123,9,1,0,0,0,124,125,5,6,0,0,125,130,5,
-		28,0,0,126,127,5,1,0,0,127,129,5,28,0,0,128,126,1,0,0,0,129,132,1,0,0,
-		0,130,128,1,0,0,0,130,131,1,0,0,0,131,133,1,0,0,0,132,130,1,0,0,0,133,
-		134,5,7,0,0,134,11,1,0,0,0,135,136,5,4,0,0,136,141,3,34,17,0,137,138,5,
-		1,0,0,138,140,3,34,17,0,139,137,1,0,0,0,140,143,1,0,0,0,141,139,1,0,0,
-		0,141,142,1,0,0,0,142,144,1,0,0,0,143,141,1,0,0,0,144,145,5,5,0,0,145,
-		13,1,0,0,0,146,148,5,13,0,0,147,149,5,29,0,0,148,147,1,0,0,0,148,149,1,
-		0,0,0,149,152,1,0,0,0,150,151,5,17,0,0,151,153,3,54,27,0,152,150,1,0,0,
-		0,152,153,1,0,0,0,153,154,1,0,0,0,154,155,3,34,17,0,155,15,1,0,0,0,156,
-		158,5,14,0,0,157,159,5,32,0,0,158,157,1,0,0,0,158,159,1,0,0,0,159,160,
-		1,0,0,0,160,161,5,29,0,0,161,163,5,4,0,0,162,164,3,18,9,0,163,162,1,0,
-		0,0,163,164,1,0,0,0,164,165,1,0,0,0,165,168,5,5,0,0,166,167,5,23,0,0,167,
-		169,3,22,11,0,168,166,1,0,0,0,168,169,1,0,0,0,169,172,1,0,0,0,170,171,
-		5,17,0,0,171,173,3,54,27,0,172,170,1,0,0,0,172,173,1,0,0,0,173,175,1,0,
-		0,0,174,176,3,34,17,0,175,174,1,0,0,0,175,176,1,0,0,0,176,17,1,0,0,0,177,
-		182,3,20,10,0,178,179,5,1,0,0,179,181,3,20,10,0,180,178,1,0,0,0,181,184,
-		1,0,0,0,182,180,1,0,0,0,182,183,1,0,0,0,183,19,1,0,0,0,184,182,1,0,0,0,
-		185,186,5,27,0,0,186,187,5,3,0,0,187,189,3,44,22,0,188,190,3,54,27,0,189,
-		188,1,0,0,0,189,190,1,0,0,0,190,21,1,0,0,0,191,205,3,44,22,0,192,201,5,
-		4,0,0,193,198,3,24,12,0,194,195,5,1,0,0,195,197,3,24,12,0,196,194,1,0,
-		0,0,197,200,1,0,0,0,198,196,1,0,0,0,198,199,1,0,0,0,199,202,1,0,0,0,200,
-		198,1,0,0,0,201,193,1,0,0,0,201,202,1,0,0,0,202,203,1,0,0,0,203,205,5,
-		5,0,0,204,191,1,0,0,0,204,192,1,0,0,0,205,23,1,0,0,0,206,208,3,44,22,0,
-		207,209,3,54,27,0,208,207,1,0,0,0,208,209,1,0,0,0,209,25,1,0,0,0,210,215,
-		5,15,0,0,211,212,3,42,21,0,212,213,5,3,0,0,213,214,3,52,26,0,214,216,1,
-		0,0,0,215,211,1,0,0,0,215,216,1,0,0,0,216,27,1,0,0,0,217,218,5,16,0,0,
-		218,219,5,29,0,0,219,221,5,4,0,0,220,222,3,42,21,0,221,220,1,0,0,0,221,
-		222,1,0,0,0,222,223,1,0,0,0,223,225,5,5,0,0,224,226,3,54,27,0,225,224,
-		1,0,0,0,225,226,1,0,0,0,226,227,1,0,0,0,227,228,5,3,0,0,228,229,3,48,24,
-		0,229,29,1,0,0,0,230,233,5,32,0,0,231,234,3,42,21,0,232,234,3,62,31,0,
-		233,231,1,0,0,0,233,232,1,0,0,0,233,234,1,0,0,0,234,236,1,0,0,0,235,237,
-		3,54,27,0,236,235,1,0,0,0,236,237,1,0,0,0,237,240,1,0,0,0,238,239,5,3,
-		0,0,239,241,3,32,16,0,240,238,1,0,0,0,240,241,1,0,0,0,241,31,1,0,0,0,242,
-		244,5,4,0,0,243,245,3,52,26,0,244,243,1,0,0,0,244,245,1,0,0,0,245,246,
-		1,0,0,0,246,247,5,5,0,0,247,248,5,23,0,0,248,255,3,50,25,0,249,252,3,44,
-		22,0,250,251,5,23,0,0,251,253,3,50,25,0,252,250,1,0,0,0,252,253,1,0,0,
-		0,253,255,1,0,0,0,254,242,1,0,0,0,254,249,1,0,0,0,255,33,1,0,0,0,256,260,
-		5,8,0,0,257,259,3,2,1,0,258,257,1,0,0,0,259,262,1,0,0,0,260,258,1,0,0,
-		0,260,261,1,0,0,0,261,266,1,0,0,0,262,260,1,0,0,0,263,265,3,36,18,0,264,
-		263,1,0,0,0,265,268,1,0,0,0,266,264,1,0,0,0,266,267,1,0,0,0,267,269,1,
-		0,0,0,268,266,1,0,0,0,269,270,5,9,0,0,270,35,1,0,0,0,271,273,5,28,0,0,
-		272,274,3,38,19,0,273,272,1,0,0,0,273,274,1,0,0,0,274,275,1,0,0,0,275,
-		279,5,3,0,0,276,278,3,2,1,0,277,276,1,0,0,0,278,281,1,0,0,0,279,277,1,
-		0,0,0,279,280,1,0,0,0,280,37,1,0,0,0,281,279,1,0,0,0,282,291,5,4,0,0,283,
-		288,3,40,20,0,284,285,5,1,0,0,285,287,3,40,20,0,286,284,1,0,0,0,287,290,
-		1,0,0,0,288,286,1,0,0,0,288,289,1,0,0,0,289,292,1,0,0,0,290,288,1,0,0,
-		0,291,283,1,0,0,0,291,292,1,0,0,0,292,293,1,0,0,0,293,294,5,5,0,0,294,
-		39,1,0,0,0,295,296,5,27,0,0,296,297,5,3,0,0,297,298,3,44,22,0,298,41,1,
-		0,0,0,299,304,5,27,0,0,300,301,5,1,0,0,301,303,5,27,0,0,302,300,1,0,0,
-		0,303,306,1,0,0,0,304,302,1,0,0,0,304,305,1,0,0,0,305,43,1,0,0,0,306,304,
-		1,0,0,0,307,315,3,46,23,0,308,315,3,48,24,0,309,315,5,32,0,0,310,312,5,
-		31,0,0,311,313,3,68,34,0,312,311,1,0,0,0,312,313,1,0,0,0,313,315,1,0,0,
-		0,314,307,1,0,0,0,314,308,1,0,0,0,314,309,1,0,0,0,314,310,1,0,0,0,315,
-		45,1,0,0,0,316,317,5,18,0,0,317,319,5,10,0,0,318,320,5,24,0,0,319,318,
-		1,0,0,0,319,320,1,0,0,0,320,321,1,0,0,0,321,324,5,32,0,0,322,323,5,1,0,
-		0,323,325,3,60,30,0,324,322,1,0,0,0,324,325,1,0,0,0,325,326,1,0,0,0,326,
-		327,5,11,0,0,327,47,1,0,0,0,328,330,5,4,0,0,329,331,3,52,26,0,330,329,
-		1,0,0,0,330,331,1,0,0,0,331,332,1,0,0,0,332,333,5,5,0,0,333,334,5,23,0,
-		0,334,335,3,50,25,0,335,49,1,0,0,0,336,343,3,44,22,0,337,339,5,4,0,0,338,
-		340,3,52,26,0,339,338,1,0,0,0,339,340,1,0,0,0,340,341,1,0,0,0,341,343,
-		5,5,0,0,342,336,1,0,0,0,342,337,1,0,0,0,343,51,1,0,0,0,344,349,3,44,22,
-		0,345,346,5,1,0,0,346,348,3,44,22,0,347,345,1,0,0,0,348,351,1,0,0,0,349,
-		347,1,0,0,0,349,350,1,0,0,0,350,53,1,0,0,0,351,349,1,0,0,0,352,361,5,8,
-		0,0,353,358,3,56,28,0,354,355,5,1,0,0,355,357,3,56,28,0,356,354,1,0,0,
-		0,357,360,1,0,0,0,358,356,1,0,0,0,358,359,1,0,0,0,359,362,1,0,0,0,360,
-		358,1,0,0,0,361,353,1,0,0,0,361,362,1,0,0,0,362,363,1,0,0,0,363,364,5,
-		9,0,0,364,55,1,0,0,0,365,368,3,58,29,0,366,367,5,2,0,0,367,369,3,60,30,
-		0,368,366,1,0,0,0,368,369,1,0,0,0,369,57,1,0,0,0,370,371,7,0,0,0,371,59,
-		1,0,0,0,372,375,5,26,0,0,373,374,5,3,0,0,374,376,3,44,22,0,375,373,1,0,
-		0,0,375,376,1,0,0,0,376,414,1,0,0,0,377,380,5,25,0,0,378,379,5,3,0,0,379,
-		381,3,44,22,0,380,378,1,0,0,0,380,381,1,0,0,0,381,414,1,0,0,0,382,414,
-		5,33,0,0,383,414,5,20,0,0,384,414,5,21,0,0,385,414,5,22,0,0,386,395,5,
-		6,0,0,387,392,3,60,30,0,388,389,5,1,0,0,389,391,3,60,30,0,390,388,1,0,
-		0,0,391,394,1,0,0,0,392,390,1,0,0,0,392,393,1,0,0,0,393,396,1,0,0,0,394,
-		392,1,0,0,0,395,387,1,0,0,0,395,396,1,0,0,0,396,397,1,0,0,0,397,414,5,
-		7,0,0,398,414,3,54,27,0,399,414,5,29,0,0,400,401,5,19,0,0,401,403,5,10,
-		0,0,402,404,3,64,32,0,403,402,1,0,0,0,403,404,1,0,0,0,404,405,1,0,0,0,
-		405,406,5,11,0,0,406,407,5,3,0,0,407,414,3,44,22,0,408,410,5,30,0,0,409,
-		411,3,68,34,0,410,409,1,0,0,0,410,411,1,0,0,0,411,414,1,0,0,0,412,414,
-		3,44,22,0,413,372,1,0,0,0,413,377,1,0,0,0,413,382,1,0,0,0,413,383,1,0,
-		0,0,413,384,1,0,0,0,413,385,1,0,0,0,413,386,1,0,0,0,413,398,1,0,0,0,413,
-		399,1,0,0,0,413,400,1,0,0,0,413,408,1,0,0,0,413,412,1,0,0,0,414,61,1,0,
-		0,0,415,428,5,26,0,0,416,428,5,25,0,0,417,428,5,33,0,0,418,428,5,20,0,
-		0,419,428,5,21,0,0,420,421,5,19,0,0,421,423,5,10,0,0,422,424,3,64,32,0,
-		423,422,1,0,0,0,423,424,1,0,0,0,424,425,1,0,0,0,425,428,5,11,0,0,426,428,
-		5,29,0,0,427,415,1,0,0,0,427,416,1,0,0,0,427,417,1,0,0,0,427,418,1,0,0,
-		0,427,419,1,0,0,0,427,420,1,0,0,0,427,426,1,0,0,0,428,63,1,0,0,0,429,443,
-		3,66,33,0,430,439,5,6,0,0,431,436,3,64,32,0,432,433,5,1,0,0,433,435,3,
-		64,32,0,434,432,1,0,0,0,435,438,1,0,0,0,436,434,1,0,0,0,436,437,1,0,0,
-		0,437,440,1,0,0,0,438,436,1,0,0,0,439,431,1,0,0,0,439,440,1,0,0,0,440,
-		441,1,0,0,0,441,443,5,7,0,0,442,429,1,0,0,0,442,430,1,0,0,0,443,65,1,0,
-		0,0,444,445,7,1,0,0,445,67,1,0,0,0,446,450,5,10,0,0,447,449,3,70,35,0,
-		448,447,1,0,0,0,449,452,1,0,0,0,450,448,1,0,0,0,450,451,1,0,0,0,451,453,
-		1,0,0,0,452,450,1,0,0,0,453,454,5,11,0,0,454,69,1,0,0,0,455,500,3,68,34,
-		0,456,460,5,6,0,0,457,459,3,70,35,0,458,457,1,0,0,0,459,462,1,0,0,0,460,
-		458,1,0,0,0,460,461,1,0,0,0,461,463,1,0,0,0,462,460,1,0,0,0,463,500,5,
-		7,0,0,464,468,5,8,0,0,465,467,3,70,35,0,466,465,1,0,0,0,467,470,1,0,0,
-		0,468,466,1,0,0,0,468,469,1,0,0,0,469,471,1,0,0,0,470,468,1,0,0,0,471,
-		500,5,9,0,0,472,476,5,4,0,0,473,475,3,70,35,0,474,473,1,0,0,0,475,478,
-		1,0,0,0,476,474,1,0,0,0,476,477,1,0,0,0,477,479,1,0,0,0,478,476,1,0,0,
-		0,479,500,5,5,0,0,480,500,5,27,0,0,481,500,5,29,0,0,482,500,5,32,0,0,483,
-		500,5,33,0,0,484,500,5,26,0,0,485,500,5,25,0,0,486,500,5,24,0,0,487,500,
-		5,30,0,0,488,500,5,31,0,0,489,500,5,1,0,0,490,500,5,3,0,0,491,500,5,2,
-		0,0,492,500,5,23,0,0,493,500,5,12,0,0,494,500,5,18,0,0,495,500,5,19,0,
-		0,496,500,5,20,0,0,497,500,5,21,0,0,498,500,5,22,0,0,499,455,1,0,0,0,499,
-		456,1,0,0,0,499,464,1,0,0,0,499,472,1,0,0,0,499,480,1,0,0,0,499,481,1,
-		0,0,0,499,482,1,0,0,0,499,483,1,0,0,0,499,484,1,0,0,0,499,485,1,0,0,0,
-		499,486,1,0,0,0,499,487,1,0,0,0,499,488,1,0,0,0,499,489,1,0,0,0,499,490,
-		1,0,0,0,499,491,1,0,0,0,499,492,1,0,0,0,499,493,1,0,0,0,499,494,1,0,0,
-		0,499,495,1,0,0,0,499,496,1,0,0,0,499,497,1,0,0,0,499,498,1,0,0,0,500,
-		71,1,0,0,0,68,75,81,89,96,104,109,113,116,119,130,141,148,152,158,163,
-		168,172,175,182,189,198,201,204,208,215,221,225,233,236,240,244,252,254,
-		260,266,273,279,288,291,304,312,314,319,324,330,339,342,349,358,361,368,
-		375,380,392,395,403,410,413,423,427,436,439,442,450,460,468,476,499
+		2,36,7,36,2,37,7,37,1,0,5,0,78,8,0,10,0,12,0,81,9,0,1,0,1,0,1,1,1,1,3,
+		1,87,8,1,1,1,1,1,3,1,91,8,1,1,1,1,1,1,2,1,2,1,3,3,3,98,8,3,1,3,1,3,1,3,
+		1,3,1,3,1,3,3,3,106,8,3,1,4,1,4,1,4,5,4,111,8,4,10,4,12,4,114,9,4,1,4,
+		1,4,1,5,1,5,1,5,3,5,121,8,5,1,6,1,6,1,6,3,6,126,8,6,1,6,1,6,3,6,130,8,
+		6,1,6,3,6,133,8,6,1,6,3,6,136,8,6,1,6,1,6,1,6,1,7,1,7,1,7,1,7,5,7,145,
+		8,7,10,7,12,7,148,9,7,1,7,1,7,1,8,1,8,1,8,1,8,5,8,156,8,8,10,8,12,8,159,
+		9,8,1,8,1,8,1,9,1,9,3,9,165,8,9,1,9,1,9,3,9,169,8,9,1,9,1,9,1,10,1,10,
+		3,10,175,8,10,1,10,1,10,1,10,3,10,180,8,10,1,10,1,10,1,10,3,10,185,8,10,
+		1,10,1,10,3,10,189,8,10,1,10,3,10,192,8,10,1,11,1,11,1,11,5,11,197,8,11,
+		10,11,12,11,200,9,11,1,12,1,12,3,12,204,8,12,1,12,1,12,3,12,208,8,12,1,
+		13,1,13,1,13,1,13,1,13,5,13,215,8,13,10,13,12,13,218,9,13,3,13,220,8,13,
+		1,13,3,13,223,8,13,1,14,1,14,3,14,227,8,14,1,15,1,15,1,15,1,15,1,15,3,
+		15,234,8,15,1,16,1,16,1,16,1,16,3,16,240,8,16,1,16,1,16,3,16,244,8,16,
+		1,16,1,16,1,16,1,17,1,17,1,17,3,17,252,8,17,1,17,3,17,255,8,17,1,17,1,
+		17,3,17,259,8,17,1,18,1,18,3,18,263,8,18,1,18,1,18,1,18,1,18,1,18,1,18,
+		3,18,271,8,18,3,18,273,8,18,1,19,1,19,5,19,277,8,19,10,19,12,19,280,9,
+		19,1,19,5,19,283,8,19,10,19,12,19,286,9,19,1,19,1,19,1,20,1,20,3,20,292,
+		8,20,1,20,1,20,5,20,296,8,20,10,20,12,20,299,9,20,1,21,1,21,1,21,1,21,
+		5,21,305,8,21,10,21,12,21,308,9,21,3,21,310,8,21,1,21,1,21,1,22,1,22,1,
+		22,1,22,1,23,1,23,1,23,5,23,321,8,23,10,23,12,23,324,9,23,1,24,1,24,1,
+		24,1,24,1,24,1,24,3,24,332,8,24,3,24,334,8,24,1,25,1,25,1,25,3,25,339,
+		8,25,1,25,1,25,1,25,3,25,344,8,25,1,25,1,25,1,26,1,26,3,26,350,8,26,1,
+		26,1,26,1,26,1,26,1,27,1,27,1,27,3,27,359,8,27,1,27,3,27,362,8,27,1,28,
+		1,28,1,28,5,28,367,8,28,10,28,12,28,370,9,28,1,29,1,29,1,29,1,29,5,29,
+		376,8,29,10,29,12,29,379,9,29,3,29,381,8,29,1,29,1,29,1,30,1,30,1,30,3,
+		30,388,8,30,1,31,1,31,1,32,1,32,1,32,3,32,395,8,32,1,32,1,32,1,32,3,32,
+		400,8,32,1,32,1,32,1,32,1,32,1,32,1,32,1,32,1,32,5,32,410,8,32,10,32,12,
+		32,413,9,32,3,32,415,8,32,1,32,1,32,1,32,1,32,1,32,1,32,3,32,423,8,32,
+		1,32,1,32,1,32,1,32,1,32,3,32,430,8,32,1,32,3,32,433,8,32,1,33,1,33,1,
+		33,1,33,1,33,1,33,1,33,1,33,3,33,443,8,33,1,33,1,33,3,33,447,8,33,1,34,
+		1,34,1,34,1,34,1,34,5,34,454,8,34,10,34,12,34,457,9,34,3,34,459,8,34,1,
+		34,3,34,462,8,34,1,35,1,35,1,36,1,36,5,36,468,8,36,10,36,12,36,471,9,36,
+		1,36,1,36,1,37,1,37,1,37,5,37,478,8,37,10,37,12,37,481,9,37,1,37,1,37,
+		1,37,5,37,486,8,37,10,37,12,37,489,9,37,1,37,1,37,1,37,5,37,494,8,37,10,
+		37,12,37,497,9,37,1,37,1,37,1,37,1,37,1,37,1,37,1,37,1,37,1,37,1,37,1,
+		37,1,37,1,37,1,37,1,37,1,37,1,37,1,37,1,37,1,37,3,37,519,8,37,1,37,0,0,
+		38,0,2,4,6,8,10,12,14,16,18,20,22,24,26,28,30,32,34,36,38,40,42,44,46,
+		48,50,52,54,56,58,60,62,64,66,68,70,72,74,0,2,3,0,13,13,17,22,33,34,2,
+		0,20,21,26,27,597,0,79,1,0,0,0,2,84,1,0,0,0,4,94,1,0,0,0,6,97,1,0,0,0,
+		8,107,1,0,0,0,10,117,1,0,0,0,12,122,1,0,0,0,14,140,1,0,0,0,16,151,1,0,
+		0,0,18,162,1,0,0,0,20,172,1,0,0,0,22,193,1,0,0,0,24,203,1,0,0,0,26,222,
+		1,0,0,0,28,224,1,0,0,0,30,228,1,0,0,0,32,235,1,0,0,0,34,248,1,0,0,0,36,
+		272,1,0,0,0,38,274,1,0,0,0,40,289,1,0,0,0,42,300,1,0,0,0,44,313,1,0,0,
+		0,46,317,1,0,0,0,48,333,1,0,0,0,50,335,1,0,0,0,52,347,1,0,0,0,54,361,1,
+		0,0,0,56,363,1,0,0,0,58,371,1,0,0,0,60,384,1,0,0,0,62,389,1,0,0,0,64,432,
+		1,0,0,0,66,446,1,0,0,0,68,461,1,0,0,0,70,463,1,0,0,0,72,465,1,0,0,0,74,
+		518,1,0,0,0,76,78,3,6,3,0,77,76,1,0,0,0,78,81,1,0,0,0,79,77,1,0,0,0,79,
+		80,1,0,0,0,80,82,1,0,0,0,81,79,1,0,0,0,82,83,5,0,0,1,83,1,1,0,0,0,84,86,
+		5,13,0,0,85,87,5,30,0,0,86,85,1,0,0,0,86,87,1,0,0,0,87,90,1,0,0,0,88,89,
+		5,17,0,0,89,91,3,58,29,0,90,88,1,0,0,0,90,91,1,0,0,0,91,92,1,0,0,0,92,
+		93,5,1,0,0,93,3,1,0,0,0,94,95,5,2,0,0,95,5,1,0,0,0,96,98,3,8,4,0,97,96,
+		1,0,0,0,97,98,1,0,0,0,98,105,1,0,0,0,99,106,3,12,6,0,100,106,3,18,9,0,
+		101,106,3,20,10,0,102,106,3,30,15,0,103,106,3,32,16,0,104,106,3,34,17,
+		0,105,99,1,0,0,0,105,100,1,0,0,0,105,101,1,0,0,0,105,102,1,0,0,0,105,103,
+		1,0,0,0,105,104,1,0,0,0,106,7,1,0,0,0,107,112,3,10,5,0,108,109,5,3,0,0,
+		109,111,3,10,5,0,110,108,1,0,0,0,111,114,1,0,0,0,112,110,1,0,0,0,112,113,
+		1,0,0,0,113,115,1,0,0,0,114,112,1,0,0,0,115,116,5,4,0,0,116,9,1,0,0,0,
+		117,120,5,28,0,0,118,119,5,5,0,0,119,121,5,27,0,0,120,118,1,0,0,0,120,
+		121,1,0,0,0,121,11,1,0,0,0,122,123,5,34,0,0,123,125,5,6,0,0,124,126,3,
+		46,23,0,125,124,1,0,0,0,125,126,1,0,0,0,126,127,1,0,0,0,127,129,5,7,0,
+		0,128,130,3,14,7,0,129,128,1,0,0,0,129,130,1,0,0,0,130,132,1,0,0,0,131,
+		133,3,16,8,0,132,131,1,0,0,0,132,133,1,0,0,0,133,135,1,0,0,0,134,136,3,
+		58,29,0,135,134,1,0,0,0,135,136,1,0,0,0,136,137,1,0,0,0,137,138,5,5,0,
+		0,138,139,3,52,26,0,139,13,1,0,0,0,140,141,5,8,0,0,141,146,5,29,0,0,142,
+		143,5,3,0,0,143,145,5,29,0,0,144,142,1,0,0,0,145,148,1,0,0,0,146,144,1,
+		0,0,0,146,147,1,0,0,0,147,149,1,0,0,0,148,146,1,0,0,0,149,150,5,9,0,0,
+		150,15,1,0,0,0,151,152,5,6,0,0,152,157,3,38,19,0,153,154,5,3,0,0,154,156,
+		3,38,19,0,155,153,1,0,0,0,156,159,1,0,0,0,157,155,1,0,0,0,157,158,1,0,
+		0,0,158,160,1,0,0,0,159,157,1,0,0,0,160,161,5,7,0,0,161,17,1,0,0,0,162,
+		164,5,13,0,0,163,165,5,30,0,0,164,163,1,0,0,0,164,165,1,0,0,0,165,168,
+		1,0,0,0,166,167,5,17,0,0,167,169,3,58,29,0,168,166,1,0,0,0,168,169,1,0,
+		0,0,169,170,1,0,0,0,170,171,3,38,19,0,171,19,1,0,0,0,172,174,5,14,0,0,
+		173,175,5,33,0,0,174,173,1,0,0,0,174,175,1,0,0,0,175,176,1,0,0,0,176,177,
+		5,30,0,0,177,179,5,6,0,0,178,180,3,22,11,0,179,178,1,0,0,0,179,180,1,0,
+		0,0,180,181,1,0,0,0,181,184,5,7,0,0,182,183,5,23,0,0,183,185,3,26,13,0,
+		184,182,1,0,0,0,184,185,1,0,0,0,185,188,1,0,0,0,186,187,5,17,0,0,187,189,
+		3,58,29,0,188,186,1,0,0,0,188,189,1,0,0,0,189,191,1,0,0,0,190,192,3,38,
+		19,0,191,190,1,0,0,0,191,192,1,0,0,0,192,21,1,0,0,0,193,198,3,24,12,0,
+		194,195,5,3,0,0,195,197,3,24,12,0,196,194,1,0,0,0,197,200,1,0,0,0,198,
+		196,1,0,0,0,198,199,1,0,0,0,199,23,1,0,0,0,200,198,1,0,0,0,201,202,5,28,
+		0,0,202,204,5,5,0,0,203,201,1,0,0,0,203,204,1,0,0,0,204,205,1,0,0,0,205,
+		207,3,48,24,0,206,208,3,58,29,0,207,206,1,0,0,0,207,208,1,0,0,0,208,25,
+		1,0,0,0,209,223,3,48,24,0,210,219,5,6,0,0,211,216,3,28,14,0,212,213,5,
+		3,0,0,213,215,3,28,14,0,214,212,1,0,0,0,215,218,1,0,0,0,216,214,1,0,0,
+		0,216,217,1,0,0,0,217,220,1,0,0,0,218,216,1,0,0,0,219,211,1,0,0,0,219,
+		220,1,0,0,0,220,221,1,0,0,0,221,223,5,7,0,0,222,209,1,0,0,0,222,210,1,
+		0,0,0,223,27,1,0,0,0,224,226,3,48,24,0,225,227,3,58,29,0,226,225,1,0,0,
+		0,226,227,1,0,0,0,227,29,1,0,0,0,228,233,5,15,0,0,229,230,3,46,23,0,230,
+		231,5,5,0,0,231,232,3,56,28,0,232,234,1,0,0,0,233,229,1,0,0,0,233,234,
+		1,0,0,0,234,31,1,0,0,0,235,236,5,16,0,0,236,237,5,30,0,0,237,239,5,6,0,
+		0,238,240,3,46,23,0,239,238,1,0,0,0,239,240,1,0,0,0,240,241,1,0,0,0,241,
+		243,5,7,0,0,242,244,3,58,29,0,243,242,1,0,0,0,243,244,1,0,0,0,244,245,
+		1,0,0,0,245,246,5,5,0,0,246,247,3,52,26,0,247,33,1,0,0,0,248,251,5,33,
+		0,0,249,252,3,46,23,0,250,252,3,66,33,0,251,249,1,0,0,0,251,250,1,0,0,
+		0,251,252,1,0,0,0,252,254,1,0,0,0,253,255,3,58,29,0,254,253,1,0,0,0,254,
+		255,1,0,0,0,255,258,1,0,0,0,256,257,5,5,0,0,257,259,3,36,18,0,258,256,
+		1,0,0,0,258,259,1,0,0,0,259,35,1,0,0,0,260,262,5,6,0,0,261,263,3,56,28,
+		0,262,261,1,0,0,0,262,263,1,0,0,0,263,264,1,0,0,0,264,265,5,7,0,0,265,
+		266,5,23,0,0,266,273,3,54,27,0,267,270,3,48,24,0,268,269,5,23,0,0,269,
+		271,3,54,27,0,270,268,1,0,0,0,270,271,1,0,0,0,271,273,1,0,0,0,272,260,
+		1,0,0,0,272,267,1,0,0,0,273,37,1,0,0,0,274,278,5,1,0,0,275,277,3,6,3,0,
+		276,275,1,0,0,0,277,280,1,0,0,0,278,276,1,0,0,0,278,279,1,0,0,0,279,284,
+		1,0,0,0,280,278,1,0,0,0,281,283,3,40,20,0,282,281,1,0,0,0,283,286,1,0,
+		0,0,284,282,1,0,0,0,284,285,1,0,0,0,285,287,1,0,0,0,286,284,1,0,0,0,287,
+		288,5,2,0,0,288,39,1,0,0,0,289,291,5,29,0,0,290,292,3,42,21,0,291,290,
+		1,0,0,0,291,292,1,0,0,0,292,293,1,0,0,0,293,297,5,5,0,0,294,296,3,6,3,
+		0,295,294,1,0,0,0,296,299,1,0,0,0,297,295,1,0,0,0,297,298,1,0,0,0,298,
+		41,1,0,0,0,299,297,1,0,0,0,300,309,5,6,0,0,301,306,3,44,22,0,302,303,5,
+		3,0,0,303,305,3,44,22,0,304,302,1,0,0,0,305,308,1,0,0,0,306,304,1,0,0,
+		0,306,307,1,0,0,0,307,310,1,0,0,0,308,306,1,0,0,0,309,301,1,0,0,0,309,
+		310,1,0,0,0,310,311,1,0,0,0,311,312,5,7,0,0,312,43,1,0,0,0,313,314,5,28,
+		0,0,314,315,5,5,0,0,315,316,3,48,24,0,316,45,1,0,0,0,317,322,5,28,0,0,
+		318,319,5,3,0,0,319,321,5,28,0,0,320,318,1,0,0,0,321,324,1,0,0,0,322,320,
+		1,0,0,0,322,323,1,0,0,0,323,47,1,0,0,0,324,322,1,0,0,0,325,334,5,24,0,
+		0,326,334,3,50,25,0,327,334,3,52,26,0,328,334,5,33,0,0,329,331,5,32,0,
+		0,330,332,3,72,36,0,331,330,1,0,0,0,331,332,1,0,0,0,332,334,1,0,0,0,333,
+		325,1,0,0,0,333,326,1,0,0,0,333,327,1,0,0,0,333,328,1,0,0,0,333,329,1,
+		0,0,0,334,49,1,0,0,0,335,336,5,18,0,0,336,338,5,10,0,0,337,339,5,25,0,
+		0,338,337,1,0,0,0,338,339,1,0,0,0,339,340,1,0,0,0,340,343,5,33,0,0,341,
+		342,5,3,0,0,342,344,3,64,32,0,343,341,1,0,0,0,343,344,1,0,0,0,344,345,
+		1,0,0,0,345,346,5,11,0,0,346,51,1,0,0,0,347,349,5,6,0,0,348,350,3,56,28,
+		0,349,348,1,0,0,0,349,350,1,0,0,0,350,351,1,0,0,0,351,352,5,7,0,0,352,
+		353,5,23,0,0,353,354,3,54,27,0,354,53,1,0,0,0,355,362,3,48,24,0,356,358,
+		5,6,0,0,357,359,3,56,28,0,358,357,1,0,0,0,358,359,1,0,0,0,359,360,1,0,
+		0,0,360,362,5,7,0,0,361,355,1,0,0,0,361,356,1,0,0,0,362,55,1,0,0,0,363,
+		368,3,48,24,0,364,365,5,3,0,0,365,367,3,48,24,0,366,364,1,0,0,0,367,370,
+		1,0,0,0,368,366,1,0,0,0,368,369,1,0,0,0,369,57,1,0,0,0,370,368,1,0,0,0,
+		371,380,5,1,0,0,372,377,3,60,30,0,373,374,5,3,0,0,374,376,3,60,30,0,375,
+		373,1,0,0,0,376,379,1,0,0,0,377,375,1,0,0,0,377,378,1,0,0,0,378,381,1,
+		0,0,0,379,377,1,0,0,0,380,372,1,0,0,0,380,381,1,0,0,0,381,382,1,0,0,0,
+		382,383,5,2,0,0,383,59,1,0,0,0,384,387,3,62,31,0,385,386,5,4,0,0,386,388,
+		3,64,32,0,387,385,1,0,0,0,387,388,1,0,0,0,388,61,1,0,0,0,389,390,7,0,0,
+		0,390,63,1,0,0,0,391,394,5,27,0,0,392,393,5,5,0,0,393,395,3,48,24,0,394,
+		392,1,0,0,0,394,395,1,0,0,0,395,433,1,0,0,0,396,399,5,26,0,0,397,398,5,
+		5,0,0,398,400,3,48,24,0,399,397,1,0,0,0,399,400,1,0,0,0,400,433,1,0,0,
+		0,401,433,5,34,0,0,402,433,5,20,0,0,403,433,5,21,0,0,404,433,5,22,0,0,
+		405,414,5,8,0,0,406,411,3,64,32,0,407,408,5,3,0,0,408,410,3,64,32,0,409,
+		407,1,0,0,0,410,413,1,0,0,0,411,409,1,0,0,0,411,412,1,0,0,0,412,415,1,
+		0,0,0,413,411,1,0,0,0,414,406,1,0,0,0,414,415,1,0,0,0,415,416,1,0,0,0,
+		416,433,5,9,0,0,417,433,3,58,29,0,418,433,5,30,0,0,419,420,5,19,0,0,420,
+		422,5,10,0,0,421,423,3,68,34,0,422,421,1,0,0,0,422,423,1,0,0,0,423,424,
+		1,0,0,0,424,425,5,11,0,0,425,426,5,5,0,0,426,433,3,48,24,0,427,429,5,31,
+		0,0,428,430,3,72,36,0,429,428,1,0,0,0,429,430,1,0,0,0,430,433,1,0,0,0,
+		431,433,3,48,24,0,432,391,1,0,0,0,432,396,1,0,0,0,432,401,1,0,0,0,432,
+		402,1,0,0,0,432,403,1,0,0,0,432,404,1,0,0,0,432,405,1,0,0,0,432,417,1,
+		0,0,0,432,418,1,0,0,0,432,419,1,0,0,0,432,427,1,0,0,0,432,431,1,0,0,0,
+		433,65,1,0,0,0,434,447,5,27,0,0,435,447,5,26,0,0,436,447,5,34,0,0,437,
+		447,5,20,0,0,438,447,5,21,0,0,439,440,5,19,0,0,440,442,5,10,0,0,441,443,
+		3,68,34,0,442,441,1,0,0,0,442,443,1,0,0,0,443,444,1,0,0,0,444,447,5,11,
+		0,0,445,447,5,30,0,0,446,434,1,0,0,0,446,435,1,0,0,0,446,436,1,0,0,0,446,
+		437,1,0,0,0,446,438,1,0,0,0,446,439,1,0,0,0,446,445,1,0,0,0,447,67,1,0,
+		0,0,448,462,3,70,35,0,449,458,5,8,0,0,450,455,3,68,34,0,451,452,5,3,0,
+		0,452,454,3,68,34,0,453,451,1,0,0,0,454,457,1,0,0,0,455,453,1,0,0,0,455,
+		456,1,0,0,0,456,459,1,0,0,0,457,455,1,0,0,0,458,450,1,0,0,0,458,459,1,
+		0,0,0,459,460,1,0,0,0,460,462,5,9,0,0,461,448,1,0,0,0,461,449,1,0,0,0,
+		462,69,1,0,0,0,463,464,7,1,0,0,464,71,1,0,0,0,465,469,5,10,0,0,466,468,
+		3,74,37,0,467,466,1,0,0,0,468,471,1,0,0,0,469,467,1,0,0,0,469,470,1,0,
+		0,0,470,472,1,0,0,0,471,469,1,0,0,0,472,473,5,11,0,0,473,73,1,0,0,0,474,
+		519,3,72,36,0,475,479,5,8,0,0,476,478,3,74,37,0,477,476,1,0,0,0,478,481,
+		1,0,0,0,479,477,1,0,0,0,479,480,1,0,0,0,480,482,1,0,0,0,481,479,1,0,0,
+		0,482,519,5,9,0,0,483,487,5,1,0,0,484,486,3,74,37,0,485,484,1,0,0,0,486,
+		489,1,0,0,0,487,485,1,0,0,0,487,488,1,0,0,0,488,490,1,0,0,0,489,487,1,
+		0,0,0,490,519,5,2,0,0,491,495,5,6,0,0,492,494,3,74,37,0,493,492,1,0,0,
+		0,494,497,1,0,0,0,495,493,1,0,0,0,495,496,1,0,0,0,496,498,1,0,0,0,497,
+		495,1,0,0,0,498,519,5,7,0,0,499,519,5,28,0,0,500,519,5,30,0,0,501,519,
+		5,33,0,0,502,519,5,34,0,0,503,519,5,27,0,0,504,519,5,26,0,0,505,519,5,
+		25,0,0,506,519,5,31,0,0,507,519,5,32,0,0,508,519,5,3,0,0,509,519,5,5,0,
+		0,510,519,5,4,0,0,511,519,5,23,0,0,512,519,5,12,0,0,513,519,5,18,0,0,514,
+		519,5,19,0,0,515,519,5,20,0,0,516,519,5,21,0,0,517,519,5,22,0,0,518,474,
+		1,0,0,0,518,475,1,0,0,0,518,483,1,0,0,0,518,491,1,0,0,0,518,499,1,0,0,
+		0,518,500,1,0,0,0,518,501,1,0,0,0,518,502,1,0,0,0,518,503,1,0,0,0,518,
+		504,1,0,0,0,518,505,1,0,0,0,518,506,1,0,0,0,518,507,1,0,0,0,518,508,1,
+		0,0,0,518,509,1,0,0,0,518,510,1,0,0,0,518,511,1,0,0,0,518,512,1,0,0,0,
+		518,513,1,0,0,0,518,514,1,0,0,0,518,515,1,0,0,0,518,516,1,0,0,0,518,517,
+		1,0,0,0,519,75,1,0,0,0,71,79,86,90,97,105,112,120,125,129,132,135,146,
+		157,164,168,174,179,184,188,191,198,203,207,216,219,222,226,233,239,243,
+		251,254,258,262,270,272,278,284,291,297,306,309,322,331,333,338,343,349,
+		358,361,368,377,380,387,394,399,411,414,422,429,432,442,446,455,458,461,
+		469,479,487,495,518
 	};
 
 	public static readonly ATN _ATN =

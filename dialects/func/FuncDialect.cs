@@ -1,0 +1,126 @@
+using AutoSpIR.IR;
+
+namespace AutoSpIR.Dialects.Func;
+
+/// <summary>The <c>func</c> dialect: functions, calls and returns, as in MLIR.</summary>
+public static class FuncDialect
+{
+    /// <summary>
+    /// <c>func.func [private] @name(%a: T {arg attrs}) -> T { body }</c>. The signature is the
+    /// <c>function_type</c> attribute; per-argument attributes (<c>aspir.seq_dim</c>,
+    /// <c>aspir.param</c>, <c>aspir.name</c>) live in <c>arg_attrs</c>.
+    /// </summary>
+    public static readonly OpDef FuncOp = new()
+    {
+        Name = "func.func",
+        Summary = "A function: a symbol with a typed signature and a body region.",
+        NumResults = 0,
+        NumRegions = 1,
+        Form = CustomForm.Func,
+        Traits = OpTraits.IsolatedFromAbove | OpTraits.Symbol,
+        Attributes = new[]
+        {
+            new AttrSpec("sym_name", AttrKind.String, Required: true),
+            new AttrSpec("function_type", AttrKind.Type, Required: true),
+            new AttrSpec("sym_visibility", AttrKind.String),
+            new AttrSpec("arg_attrs", AttrKind.Array),
+            new AttrSpec("res_attrs", AttrKind.Array),
+        },
+        Verify = VerifyFunc,
+    };
+
+    /// <summary><c>func.return %a, %b : T, T</c>: ends a function body with its results.</summary>
+    public static readonly OpDef Return = new()
+    {
+        Name = "func.return",
+        Summary = "Returns from the enclosing function.",
+        VariadicOperands = true,
+        NumResults = 0,
+        Form = CustomForm.Return,
+        Traits = OpTraits.Terminator | OpTraits.Pure,
+        Verify = VerifyReturn,
+    };
+
+    /// <summary><c>%r = func.call @f(%a) : (T) -> T</c>.</summary>
+    public static readonly OpDef Call = new()
+    {
+        Name = "func.call",
+        Summary = "Calls a function of the enclosing module.",
+        VariadicOperands = true,
+        NumResults = 0,
+        VariadicResults = true,
+        Form = CustomForm.Call,
+        Attributes = new[] { new AttrSpec("callee", AttrKind.Symbol, Required: true) },
+        Verify = VerifyCall,
+    };
+
+    public static readonly Dialect Dialect = new("func", "Functions, calls and returns.", new[] { FuncOp, Return, Call });
+
+    /// <summary>The function type of a func.func op.</summary>
+    public static FunctionType Signature(Operation func) => (FunctionType)((TypeAttr)func.GetAttr("function_type")!).Value;
+
+    /// <summary>The attribute dictionary of argument #i (empty when none).</summary>
+    public static DictionaryAttr ArgAttrs(Operation func, int i) =>
+        func.GetAttr("arg_attrs") is ArrayAttr a && i < a.Count && a[i] is DictionaryAttr d ? d : func.Context.EmptyDictionary;
+
+    public static string SymName(Operation op) => ((StringAttr)op.GetAttr("sym_name")!).Value;
+
+    private static bool VerifyFunc(Operation op, OpState s)
+    {
+        if (op.GetAttr("function_type") is not TypeAttr { Value: FunctionType ft })
+            return s.Error("attribute 'function_type' must be a function type");
+        var body = op.Region(0);
+        if (body.IsEmpty)
+        {
+            if (op.GetString("sym_visibility") != "private")
+                return s.Error("a function declaration (no body) must be 'private'");
+            return true;
+        }
+        var entry = body.EntryBlock!;
+        if (entry.Arguments.Count != ft.Inputs.Count)
+            return s.Error($"entry block has {entry.Arguments.Count} arguments, but the function type has {ft.Inputs.Count} inputs");
+        for (int i = 0; i < ft.Inputs.Count; i++)
+            if (!ReferenceEquals(entry.Arguments[i].Type, ft.Inputs[i]))
+                return s.Error($"entry block argument #{i} has type {entry.Arguments[i].Type}, but the function type says {ft.Inputs[i]}");
+        if (op.GetAttr("arg_attrs") is ArrayAttr aa && (aa.Count != ft.Inputs.Count || aa.Elements.Any(e => e is not DictionaryAttr)))
+            return s.Error($"'arg_attrs' must hold one dictionary per argument ({ft.Inputs.Count})");
+        if (op.GetAttr("res_attrs") is ArrayAttr ra && (ra.Count != ft.Results.Count || ra.Elements.Any(e => e is not DictionaryAttr)))
+            return s.Error($"'res_attrs' must hold one dictionary per result ({ft.Results.Count})");
+        return true;
+    }
+
+    private static bool VerifyReturn(Operation op, OpState s)
+    {
+        var func = op.ParentOp;
+        if (func is null || func.Name != "func.func")
+            return s.Error("must be inside a 'func.func'");
+        if (func.GetAttr("function_type") is not TypeAttr { Value: FunctionType ft }) return true;
+        if (op.NumOperands != ft.Results.Count)
+            return s.Error($"has {op.NumOperands} operand{(op.NumOperands == 1 ? "" : "s")}, but the enclosing function returns {ft.Results.Count}");
+        for (int i = 0; i < op.NumOperands; i++)
+            if (!ReferenceEquals(op.Operand(i).Type, ft.Results[i]))
+                return s.Error($"type of return operand #{i} ({op.Operand(i).Type}) does not match the function result type ({ft.Results[i]})");
+        return true;
+    }
+
+    private static bool VerifyCall(Operation op, OpState s)
+    {
+        var callee = ((SymbolRefAttr)op.GetAttr("callee")!).Name;
+        Operation? module = op.ParentOp;
+        while (module is not null && !module.HasTrait(OpTraits.SymbolTable)) module = module.ParentOp;
+        var target = module?.Region(0).Ops.FirstOrDefault(o => o.Name == "func.func" && o.GetString("sym_name") == callee);
+        if (target is null) return s.Error($"'@{callee}' does not reference a valid function");
+        var ft = Signature(target);
+        if (op.NumOperands != ft.Inputs.Count)
+            return s.Error($"passes {op.NumOperands} operands, but '@{callee}' takes {ft.Inputs.Count}");
+        for (int i = 0; i < op.NumOperands; i++)
+            if (!ReferenceEquals(op.Operand(i).Type, ft.Inputs[i]))
+                return s.Error($"operand #{i} has type {op.Operand(i).Type}, but '@{callee}' expects {ft.Inputs[i]}");
+        if (op.NumResults != ft.Results.Count)
+            return s.Error($"has {op.NumResults} results, but '@{callee}' returns {ft.Results.Count}");
+        for (int i = 0; i < op.NumResults; i++)
+            if (!ReferenceEquals(op.Result(i).Type, ft.Results[i]))
+                return s.Error($"result #{i} has type {op.Result(i).Type}, but '@{callee}' returns {ft.Results[i]}");
+        return true;
+    }
+}

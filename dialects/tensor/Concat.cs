@@ -1,0 +1,56 @@
+namespace AutoSpIR.Dialects.Tensor;
+
+/// <summary>
+/// <c>%y = tensor.concat %a, %b {dim = -1} : (tensor&lt;2x3xf32&gt;, tensor&lt;2x5xf32&gt;) -&gt; tensor&lt;2x8xf32&gt;</c>:
+/// joins tensors along one dimension (<c>torch.cat</c>).
+/// <para>
+/// Operands: one or more tensors of one rank (1 or more) and one element type (any).
+/// Attribute <c>dim</c> (integer, required; negative counts from the end, -1 is the last).
+/// Sizes must be equal in every other dimension; along <c>dim</c> the result size is the
+/// sum of the operands' sizes (dynamic if one is). Semantics: the operands' slabs in
+/// operand order: y[..., o_k + j, ...] = inputs[k][..., j, ...] with o_k the sum of the
+/// sizes of the operands before k.
+/// </para>
+/// <para>Costs: 0 FLOPs; bytes = operands read + result written. Folds: a single operand to it.</para>
+/// </summary>
+public static class Concat
+{
+    public static readonly OpDef Def = new()
+    {
+        Name = "tensor.concat",
+        Summary = "Concatenates tensors along a dimension.",
+        Operands = new[] { "inputs" },
+        VariadicOperands = true,
+        Attributes = new[] { new AttrSpec("dim", AttrKind.Integer, Required: true, Doc: "the dimension to join along; negative counts from the end") },
+        Traits = OpTraits.Pure,
+        InferResultTypes = Infer,
+        Flops = _ => 0,
+        Fold = (op, _) => op.NumOperands == 1 && ReferenceEquals(op.Operand(0).Type, op.Result(0).Type) ? FoldResult.Of(op.Operand(0)) : null,
+    };
+
+    private static Type[]? Infer(OpState s)
+    {
+        if (s.OperandTypes.Count == 0) return s.Fail("expects at least 1 operand, but got 0");
+        if (!s.RequireTensor(0, out var first)) return null;
+        if (!Dims.RequireInt(s, "dim", out var rawDim)) return null;
+        if (first.Rank == 0) return s.Fail("cannot concatenate rank-0 tensors (operand #0 has type " + first + ")");
+        if (!Dims.NormalizeAttr(s, "dim", rawDim, first.Rank, "operand #0", out int dim)) return null;
+        var shape = first.Shape.ToArray();
+        for (int k = 1; k < s.OperandTypes.Count; k++)
+        {
+            if (!s.RequireTensor(k, out var t)) return null;
+            if (t.Rank != first.Rank)
+                return s.Fail($"operand #{k} has rank {t.Rank}, expected {first.Rank} (the rank of operand #0)");
+            if (t.Element != first.Element)
+                return s.Fail($"operand #{k} has element type {t.Element}, expected {first.Element} (the element type of operand #0)");
+            for (int i = 0; i < first.Rank; i++)
+            {
+                if (i == dim) continue;
+                if (t.Dim(i) != first.Dim(i))
+                    return s.Fail($"operand #{k} has size {Dims.Text(t.Dim(i))} in dimension {i}, expected {Dims.Text(first.Dim(i))} (the size of operand #0; only dimension {dim} may differ)");
+            }
+            shape[dim] = Dims.Add(shape[dim], t.Dim(dim));
+        }
+        return new Type[] { s.Context.Tensor(shape, first.Element) };
+    }
+}

@@ -1,0 +1,57 @@
+namespace AutoSpIR.Dialects.Tensor;
+
+/// <summary>
+/// <c>%loss = tensor.cross_entropy %logits, %labels : (tensor&lt;BxSxVxT&gt;, tensor&lt;BxSxi64&gt;) -&gt; tensor&lt;T&gt;</c>,
+/// <c>... {ignore_index = -1, shift = 0} ...</c>: the mean token cross-entropy of a causal language model
+/// (Hugging Face <c>ForCausalLMLoss</c>).
+/// <para>
+/// Operands: <c>logits</c> [B, S, V] with a floating-point element type T and <c>labels</c>
+/// [B, S] of i32 or i64, given unshifted. Attributes: <c>shift</c> (integer, optional,
+/// default 1, 0 &lt;= shift &lt; S); <c>ignore_index</c> (integer, optional, default -100).
+/// Result: <c>tensor&lt;T&gt;</c> (rank 0).
+/// </para>
+/// <para>
+/// Semantics: position (b, s) with s &lt; S - shift predicts target t = labels[b, s + shift];
+/// it counts when t != ignore_index, and then t must lie in [0, V) (otherwise the program is
+/// in error). With <c>logsoftmax(z)[t] = z[t] - m - log(sum_c exp(z[c] - m))</c>,
+/// m = max(z), the result is <c>sum over counted (b, s) of -logsoftmax(logits[b, s, :])[t]</c>
+/// divided by the number of counted positions (NaN when none counts, as PyTorch's mean).
+/// </para>
+/// <para>Costs: 5 * B * S * V FLOPs.</para>
+/// </summary>
+public static class CrossEntropy
+{
+    public static readonly OpDef Def = new()
+    {
+        Name = "tensor.cross_entropy",
+        Summary = "Mean next-token cross-entropy of logits against (unshifted) labels.",
+        Operands = new[] { "logits", "labels" },
+        Attributes = new[]
+        {
+            new AttrSpec("shift", AttrKind.Integer, Doc: "position s predicts labels[s + shift]; default 1"),
+            new AttrSpec("ignore_index", AttrKind.Integer, Doc: "targets with this value are not counted; default -100"),
+        },
+        Traits = OpTraits.Pure,
+        InferResultTypes = Infer,
+        Flops = s => 5 * Dims.Numel(s.Tensor(0)!),
+    };
+
+    /// <summary>The <c>shift</c> of a cross_entropy op (default 1).</summary>
+    public static long ShiftOf(Operation op) => op.GetInt("shift") ?? 1;
+
+    /// <summary>The <c>ignore_index</c> of a cross_entropy op (default -100).</summary>
+    public static long IgnoreIndexOf(Operation op) => op.GetInt("ignore_index") ?? -100;
+
+    private static Type[]? Infer(OpState s)
+    {
+        if (!Dims.RequireFloatTensor(s, 0, out var logits) || !Dims.RequireRank(s, 0, logits, 3)) return null;
+        if (!Dims.RequireIndexTensor(s, 1, out var labels) || !Dims.RequireRank(s, 1, labels, 2)) return null;
+        if (labels.Dim(0) != logits.Dim(0) || labels.Dim(1) != logits.Dim(1))
+            return s.Fail($"operand #1 ('labels') has shape {labels.ShapeString}, expected {Dims.Text(logits.Dim(0))}x{Dims.Text(logits.Dim(1))} (the batch and sequence dimensions of operand #0 ('logits'))");
+        if (!Dims.OptionalInt(s, "shift", 1, out var shift) || !Dims.OptionalInt(s, "ignore_index", -100, out _)) return null;
+        long seq = logits.Dim(1);
+        if (shift < 0 || (seq != TensorType.Dynamic && shift >= seq))
+            return s.Fail($"'shift' is {shift}, expected 0 <= shift < {Dims.Text(seq)} (the sequence length of operand #0 ('logits'))");
+        return new Type[] { s.Context.Tensor(ReadOnlySpan<long>.Empty, logits.Element) };
+    }
+}

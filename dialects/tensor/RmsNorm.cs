@@ -1,0 +1,40 @@
+namespace AutoSpIR.Dialects.Tensor;
+
+/// <summary>
+/// <c>%y = tensor.rms_norm %x, %w {eps = 1.0e-05} : (tensor&lt;2x16x64xf32&gt;, tensor&lt;64xf32&gt;) -&gt; tensor&lt;2x16x64xf32&gt;</c>:
+/// root-mean-square normalization over the last dimension (Hugging Face <c>LlamaRMSNorm</c>).
+/// <para>
+/// Operands: <c>input</c> [..., H] (rank 1 or more) with a floating-point element type T and
+/// <c>weight</c> [H] of T. Attribute <c>eps</c> (number, required, &gt;= 0). Result: the input type.
+/// Semantics, for every row x = input[i..., :]:
+/// <c>y[i..., h] = x[h] * rsqrt(mean_k(x[k]^2) + eps) * weight[h]</c>, the mean over the H
+/// elements of the last dimension.
+/// </para>
+/// <para>Costs: 4 * numel(input) FLOPs (square, sum, scale, weight).</para>
+/// </summary>
+public static class RmsNorm
+{
+    public static readonly OpDef Def = new()
+    {
+        Name = "tensor.rms_norm",
+        Summary = "x * rsqrt(mean(x^2, last dim) + eps) * weight (LlamaRMSNorm).",
+        Operands = new[] { "input", "weight" },
+        Attributes = new[] { new AttrSpec("eps", AttrKind.Float, Required: true, Doc: "added to the mean square before the rsqrt") },
+        Traits = OpTraits.Pure,
+        InferResultTypes = Infer,
+        Flops = s => 4 * Dims.Numel(s.Tensor(0)!),
+    };
+
+    private static Type[]? Infer(OpState s)
+    {
+        if (!Dims.RequireFloatTensor(s, 0, out var x) || !Dims.RequireMinRank(s, 0, x, 1)) return null;
+        if (!s.RequireTensor(1, out var w) || !Dims.RequireRank(s, 1, w, 1) || !Dims.RequireSameElement(s, 1, w, x)) return null;
+        long h = x.Dim(x.Rank - 1);
+        if (w.Dim(0) != h)
+            return s.Fail($"operand #1 ('weight') has {Dims.Text(w.Dim(0))} elements, expected {Dims.Text(h)} (the last dimension of operand #0 ('input'))");
+        if (!Dims.RequireFloat(s, "eps", out var eps)) return null;
+        if (!(eps >= 0) || double.IsInfinity(eps))
+            return s.Fail($"'eps' must be a finite number >= 0, but is {Attribute.FormatFloat(eps)}");
+        return new Type[] { x };
+    }
+}

@@ -1,0 +1,38 @@
+namespace AutoSpIR.Dialects.Tensor;
+
+/// <summary>
+/// <c>%y = tensor.softmax %x : tensor&lt;2x8xf32&gt; -&gt; tensor&lt;2x8xf32&gt;</c>,
+/// <c>%y = tensor.softmax %x {dim = 0} : tensor&lt;2x8xf32&gt; -&gt; tensor&lt;2x8xf32&gt;</c>:
+/// softmax along one dimension.
+/// <para>
+/// Operand: a tensor of rank 1 or more with a floating-point element type. Attribute
+/// <c>dim</c> (integer, optional, default -1; negative counts from the end).
+/// Result: the input type. Semantics, numerically stable: along <c>dim</c>, with
+/// m = max(x), <c>y = exp(x - m) / sum(exp(x - m))</c>.
+/// </para>
+/// <para>Costs: 5 * numel(input) FLOPs (max, subtract, exp, sum, divide).</para>
+/// </summary>
+public static class Softmax
+{
+    public static readonly OpDef Def = new()
+    {
+        Name = "tensor.softmax",
+        Summary = "Numerically stable softmax along a dimension (default the last).",
+        Operands = new[] { "input" },
+        Attributes = new[] { new AttrSpec("dim", AttrKind.Integer, Doc: "the normalized dimension; default -1 (the last)") },
+        Traits = OpTraits.Pure,
+        InferResultTypes = Infer,
+        Flops = s => 5 * Dims.Numel(s.Tensor(0)!),
+    };
+
+    /// <summary>The normalized softmax dimension of an op on a rank-<paramref name="rank"/> operand.</summary>
+    public static int DimOf(Operation op, int rank) => Dims.Normalize(op.GetInt("dim") ?? -1, rank);
+
+    private static Type[]? Infer(OpState s)
+    {
+        if (!Dims.RequireFloatTensor(s, 0, out var x) || !Dims.RequireMinRank(s, 0, x, 1)) return null;
+        if (!Dims.OptionalInt(s, "dim", -1, out var raw)) return null;
+        if (!Dims.NormalizeAttr(s, "dim", raw, x.Rank, "operand #0 ('input')", out _)) return null;
+        return new Type[] { x };
+    }
+}

@@ -1,0 +1,23 @@
+using AutoSpIR.Passes.Generic;
+
+namespace AutoSpIR.Passes;
+
+/// <summary>Every pass autosp-opt knows, with its name, summary and options: the one table to extend.</summary>
+public static class PassRegistry
+{
+    public static readonly IReadOnlyList<PassInfo> All = new PassInfo[]
+    {
+        new("canonicalize", "Fold constants and simplify ops with their folders and canonicalization patterns; erase dead pure ops",
+            new[] { new PassOption("max-iterations", "int", "10", "rounds over the whole IR before giving up on reaching a fixed point") },
+            o => new Canonicalize((int)o.GetInt("max-iterations"))),
+        new("cse", "Eliminate common subexpressions: pure ops with equal operands and attributes",
+            Array.Empty<PassOption>(), _ => new Cse()),
+        new("dce", "Erase pure ops whose results are unused",
+            Array.Empty<PassOption>(), _ => new Dce()),
+        new("cost-report", "Print the FLOPs and bytes of each op and their totals (to standard error)",
+            new[] { new PassOption("per-op", "bool", "true", "list every op, not only the totals per function") },
+            o => new CostReport(o.GetBool("per-op"))),
+    };
+
+    public static PassInfo? Lookup(string name) => All.FirstOrDefault(p => p.Name == name);
+}
