@@ -12,18 +12,17 @@ grammar AspIR;
 
 file : operation* EOF ;
 
-// The driver parses a top-level module piecewise (header, one op at a time, the
-// closing brace) so that the parse tree of only one function is alive at a time.
-moduleHeader : KW_MODULE SYMBOL_ID? (KW_ATTRIBUTES attrDict)? '{' ;
-closeBrace   : '}' ;
+// The driver parses modules and functions piecewise (header, one op or block
+// label at a time, closing brace), so only one op's parse tree is alive at a time.
+openBrace  : '{' ;
+closeBrace : '}' ;
 
 operation
     : resultList? (genericOperation | moduleOperation | funcOperation | returnOperation
                    | callOperation | customOperation)
     ;
 
-resultList : resultDef (',' resultDef)* '=' ;
-resultDef  : VALUE_ID (':' INT)? ;                   // %r or %r:2
+resultList : VALUE_ID (':' INT)? (',' VALUE_ID (':' INT)?)* '=' ;   // %r, %r:2, %a, %b
 
 // "dialect.op"(%a, %b)[^succ] ({region}) {attrs} : (T, T) -> T
 genericOperation
@@ -34,16 +33,18 @@ successorList : '[' BLOCK_ID (',' BLOCK_ID)* ']' ;
 regionList    : '(' region (',' region)* ')' ;
 
 // module @name attributes {..} { ops }
-moduleOperation : KW_MODULE SYMBOL_ID? (KW_ATTRIBUTES attrDict)? region ;
+moduleOperation : moduleHeader region ;
+moduleHeader    : KW_MODULE SYMBOL_ID? (KW_ATTRIBUTES attrDict)? ;
 
 // func.func [private] @name(%a: T {attrs}, ...) -> (T {attrs}, ...) attributes {..} { body }
-funcOperation
+funcOperation : funcHeader region? ;
+funcHeader
     : KW_FUNC visibility=BARE_ID? SYMBOL_ID '(' funcArgList? ')' (ARROW funcResults)?
-      (KW_ATTRIBUTES attrDict)? region?
+      (KW_ATTRIBUTES attrDict)?
     ;
 funcArgList : funcArg (',' funcArg)* ;
 funcArg     : (VALUE_ID ':')? type attrDict? ;   // names are absent in a declaration
-funcResults : type | '(' (funcResult (',' funcResult)*)? ')' ;
+funcResults : nonFunctionType | '(' (funcResult (',' funcResult)*)? ')' ;
 funcResult  : type attrDict? ;
 
 // func.return %a, %b : T, T
@@ -60,13 +61,14 @@ customOperation : BARE_ID (valueList | positionalAttr)? attrDict? (':' typeSpec)
 
 typeSpec
     : '(' typeList? ')' ARROW resultTypes     # fullFunctionTypeSpec
-    | type (ARROW resultTypes)?               # shortTypeSpec
+    | nonFunctionType (ARROW resultTypes)?    # shortTypeSpec
     ;
 
 // ---------------------------------------------------------------- regions
 
 region       : '{' operation* block* '}' ;
-block        : BLOCK_ID blockArgList? ':' operation* ;
+block        : blockLabel operation* ;
+blockLabel   : BLOCK_ID blockArgList? ':' ;
 blockArgList : '(' (blockArg (',' blockArg)*)? ')' ;
 blockArg     : VALUE_ID ':' type ;
 
@@ -74,17 +76,21 @@ valueList : VALUE_ID (',' VALUE_ID)* ;
 
 // ---------------------------------------------------------------- types
 
-type
+type : nonFunctionType | functionType ;
+
+// Where a '(' could open either a function type or a parenthesized list, only
+// these are allowed bare; a function type there must be parenthesized. This keeps
+// every decision LL(1), so prediction never scans a whole type ahead.
+nonFunctionType
     : TENSOR_TYPE                // tensor<4x?xf32> without an encoding: one token
     | tensorType
-    | functionType
     | BARE_ID                    // f32, i64, bf16, index, ...
     | DIALECT_TYPE dialectBody?  // !dist.token
     ;
 
 tensorType  : KW_TENSOR '<' SHAPE? BARE_ID (',' attribute)? '>' ;
 functionType : '(' typeList? ')' ARROW resultTypes ;
-resultTypes  : type | '(' typeList? ')' ;
+resultTypes  : nonFunctionType | '(' typeList? ')' ;
 typeList     : type (',' type)* ;
 
 // ---------------------------------------------------------------- attributes

@@ -19,39 +19,139 @@ public static class AspIRParserDriver
     /// when the text is not a single module), or null after reporting errors to <paramref name="diag"/>.
     /// <paramref name="lineOffset"/> shifts reported lines (for chunks of a split file).
     /// </summary>
-    public static Operation? Parse(string text, string fileName, Context ctx, DiagnosticEngine diag, int lineOffset = 0)
+    public static Operation? Parse(string text, string fileName, Context ctx, DiagnosticEngine diag, int lineOffset = 0) =>
+        text.Length >= PipelineThreshold
+            ? ParsePipelined(text, fileName, ctx, diag, lineOffset)
+            : ParseSequential(text, fileName, ctx, diag, lineOffset);
+
+    /// <summary>Inputs at least this long (characters) are parsed on one thread while IR is built on another.</summary>
+    public static int PipelineThreshold { get; set; } = 1 << 20;
+
+    private static Operation? ParseSequential(string text, string fileName, Context ctx, DiagnosticEngine diag, int lineOffset)
     {
-        var lexer = new AspIRLexer(new AntlrInputStream(text));
-        lexer.RemoveErrorListeners();
-        var tokens = new ReleasingTokenStream(lexer);
-        var chunks = new ChunkParser(tokens, fileName, diag, lineOffset);
+        var (tokens, chunks) = Open(text, fileName, diag, lineOffset);
         var builder = new IrBuilder(ctx, diag, fileName, lineOffset);
         try
         {
-            while (tokens.LA(1) != TokenConstants.EOF)
-            {
-                if (tokens.LA(1) != AspIRLexer.KW_MODULE)
-                {
-                    builder.AddTopLevel(chunks.Parse(p => p.operation()));
-                    continue;
-                }
-                // A top-level module: build each op of its body as soon as it is parsed,
-                // then drop its parse tree and tokens.
-                builder.BeginModule(chunks.Parse(p => p.moduleHeader()));
-                while (tokens.LA(1) != CloseBraceToken && tokens.LA(1) != TokenConstants.EOF)
-                {
-                    builder.AddToModule(chunks.Parse(p => p.operation()));
-                    tokens.ReleaseBefore(tokens.Index - 1);
-                }
-                chunks.Parse(p => p.closeBrace());
-                builder.EndModule();
-            }
+            ParseItems(tokens, chunks, step => step(builder), topLevel: true);
             return builder.Finish();
         }
         catch (ReportedErrorException)
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// The parser thread turns text into parse trees and hands each, as a build step, to
+    /// this thread, which turns it into IR. Errors keep sequential semantics: the builder
+    /// only ever works on ops before the parser's position, so its error, when there is
+    /// one, is the first in the file and the parser's is dropped.
+    /// </summary>
+    private static Operation? ParsePipelined(string text, string fileName, Context ctx, DiagnosticEngine diag, int lineOffset)
+    {
+        var parseDiag = new DiagnosticEngine();
+        var buildDiag = new DiagnosticEngine();
+        using var steps = new System.Collections.Concurrent.BlockingCollection<Action<IrBuilder>>(boundedCapacity: 4096);
+        using var stop = new CancellationTokenSource();
+        var parser = Task.Run(() =>
+        {
+            var (tokens, chunks) = Open(text, fileName, parseDiag, lineOffset);
+            try
+            {
+                ParseItems(tokens, chunks, step => steps.Add(step, stop.Token), topLevel: true);
+            }
+            catch (ReportedErrorException) { }
+            catch (OperationCanceledException) { }
+            finally
+            {
+                steps.CompleteAdding();
+            }
+        });
+
+        var builder = new IrBuilder(ctx, buildDiag, fileName, lineOffset);
+        Operation? module = null;
+        try
+        {
+            foreach (var step in steps.GetConsumingEnumerable()) step(builder);
+            parser.Wait();
+            if (!parseDiag.HasErrors) module = builder.Finish();
+        }
+        catch (ReportedErrorException)
+        {
+            stop.Cancel();
+            parser.Wait();
+        }
+        foreach (var d in buildDiag.HasErrors ? buildDiag.All : parseDiag.All) Copy(d, diag);
+        return module;
+    }
+
+    private static void Copy(Diagnostic d, DiagnosticEngine into)
+    {
+        var copy = into.Emit(d.Severity, d.Location, d.Message);
+        foreach (var n in d.Notes) copy.AttachNote(n.Location, n.Message);
+    }
+
+    private static (ReleasingTokenStream, ChunkParser) Open(string text, string fileName, DiagnosticEngine diag, int lineOffset)
+    {
+        var lexer = new AspIRLexer(new AntlrInputStream(text));
+        lexer.RemoveErrorListeners();
+        var tokens = new ReleasingTokenStream(lexer);
+        return (tokens, new ChunkParser(tokens, fileName, diag, lineOffset));
+    }
+
+    /// <summary>
+    /// Parses the ops of a region body (or of the file) one at a time and emits a build
+    /// step for each. Modules and functions are opened and filled piecewise, so a
+    /// function of a million ops never has more than one op's parse tree alive.
+    /// </summary>
+    private static void ParseItems(ReleasingTokenStream tokens, ChunkParser chunks, Action<Action<IrBuilder>> emit, bool topLevel)
+    {
+        while (true)
+        {
+            int next = tokens.LA(1);
+            if (next == TokenConstants.EOF) break;
+            if (next == CloseBraceToken && !topLevel) break;
+            if (next == AspIRLexer.KW_MODULE)
+            {
+                var header = chunks.Parse(p => p.moduleHeader());
+                emit(b => b.BeginModule(header));
+                ParseBody(tokens, chunks, emit);
+                emit(b => b.EndModule());
+            }
+            else if (next == AspIRLexer.KW_FUNC)
+            {
+                var header = chunks.Parse(p => p.funcHeader());
+                bool hasBody = tokens.LA(1) == OpenBraceToken;
+                emit(b => b.BeginFunc(header, hasBody));
+                if (hasBody)
+                {
+                    ParseBody(tokens, chunks, emit);
+                    emit(b => b.EndFunc());
+                }
+            }
+            else if (next == AspIRLexer.BLOCK_ID && !topLevel)
+            {
+                var label = chunks.Parse(p => p.blockLabel());
+                emit(b => b.StartBlock(label));
+            }
+            else
+            {
+                var op = chunks.Parse(p => p.operation());
+                // An op ends where the next item starts; anything else is a syntax error
+                // here, before the op is built (it may have stopped early at the bad token).
+                if (!CanStartItem(tokens.LA(1))) chunks.ReportUnexpected(tokens.LT(1));
+                emit(b => b.AddOp(op));
+            }
+            tokens.ReleaseBefore(tokens.Index - 1);
+        }
+    }
+
+    private static void ParseBody(ReleasingTokenStream tokens, ChunkParser chunks, Action<Action<IrBuilder>> emit)
+    {
+        chunks.Parse(p => p.openBrace());
+        ParseItems(tokens, chunks, emit, topLevel: false);
+        chunks.Parse(p => p.closeBrace());
     }
 
     /// <summary>Parses and verifies; null when either step reported an error.</summary>
@@ -62,6 +162,12 @@ public static class AspIRParserDriver
         return Verifier.Verify(module, diag) ? module : null;
     }
 
+    private static bool CanStartItem(int token) =>
+        token is TokenConstants.EOF or AspIRLexer.VALUE_ID or AspIRLexer.STRING or AspIRLexer.BARE_ID or AspIRLexer.KW_MODULE
+            or AspIRLexer.KW_FUNC or AspIRLexer.KW_RETURN or AspIRLexer.KW_CALL or AspIRLexer.BLOCK_ID
+        || token == CloseBraceToken || token == OpenBraceToken;
+
+    private static readonly int OpenBraceToken = FindLiteral("'{'");
     private static readonly int CloseBraceToken = FindLiteral("'}'");
 
     private static int FindLiteral(string literal)
@@ -98,6 +204,14 @@ public static class AspIRParserDriver
             return rule(ll);
         }
 
+        /// <summary>Reports <paramref name="token"/> as unexpected where an operation should start.</summary>
+        public void ReportUnexpected(IToken token)
+        {
+            var p = NewParser(PredictionMode.LL, null);
+            new FirstErrorReporter(fileName, lineOffset, diag, p.Vocabulary).Report(p, token, null, "an operation");
+            throw new ReportedErrorException();
+        }
+
         private AspIRParser NewParser(PredictionMode mode, IAntlrErrorStrategy? strategy)
         {
             var p = new AspIRParser(tokens);
@@ -123,7 +237,7 @@ public static class AspIRParserDriver
     /// <summary>Turns ANTLR's view of a syntax error into an MLIR-style message.</summary>
     private sealed class FirstErrorReporter(string file, int lineOffset, DiagnosticEngine diag, IVocabulary vocab)
     {
-        public void Report(Parser parser, IToken offending, IntervalSet? expected)
+        public void Report(Parser parser, IToken offending, IntervalSet? expected, string? expectedText = null)
         {
             var loc = new Location(file, offending.Line + lineOffset, offending.Column + 1);
             if (offending.Type == TokenConstants.EOF && ((ITokenStream)parser.InputStream).LT(-1) is { } last && last.Type != TokenConstants.EOF)
@@ -143,7 +257,8 @@ public static class AspIRParserDriver
             {
                 message = $"unexpected {found}";
                 var names = expected is null ? new List<string>() : expected.ToList().Select(Describe).Distinct().ToList();
-                if (names.Count is > 0 and <= 8) message += ", expected " + JoinOr(names);
+                if (expectedText is not null) message += ", expected " + expectedText;
+                else if (names.Count is > 0 and <= 8) message += ", expected " + JoinOr(names);
             }
             var rule = parser.Context is { } rc ? parser.RuleNames[rc.RuleIndex] : null;
             if (rule is not null && RuleDescriptions.TryGetValue(rule, out var what)) message += $" (in {what})";

@@ -165,32 +165,104 @@ internal sealed class IrBuilder
         return b;
     }
 
-    // ------------------------------------------------------------------ top level
+    // ------------------------------------------------------------------ top level and open regions
 
-    // The top level: ops of the file, and the module being filled piecewise.
+    // Ops are built into the innermost open region. The parser driver opens and
+    // closes modules and functions piece by piece (one op's parse tree at a time);
+    // the tree path (an op nested in a generic op) opens and closes them the same way.
     private readonly Block _topBlock = new();
-    private Operation? _openModule;
+    private readonly Stack<RegionCursor> _open = new();
 
-    /// <summary>Builds one top-level op of the file.</summary>
-    public void AddTopLevel(OperationContext op) => BuildOperation(op, _topBlock);
+    /// <summary>An open region: where its next op goes, and how its entry block is made.</summary>
+    private sealed class RegionCursor(Operation owner, Region region, (string Name, IrType Type, Location Loc)[]? entryArgs)
+    {
+        public Operation Owner { get; } = owner;
+        public Region Region { get; } = region;
+        public (string Name, IrType Type, Location Loc)[]? EntryArgs { get; } = entryArgs;
+        public Block? Current { get; set; }
+    }
 
-    /// <summary>Starts a top-level module whose body ops arrive one at a time through <see cref="AddToModule"/>.</summary>
+    private Block CurrentBlock()
+    {
+        if (_open.Count == 0) return _topBlock;
+        var cursor = _open.Peek();
+        if (cursor.Current is null)
+        {
+            // Unlabeled ops at the start of a region form its entry block.
+            cursor.Current = new Block();
+            cursor.Region.AddBlock(cursor.Current);
+            AddEntryArgs(cursor.Current, cursor.EntryArgs);
+        }
+        return cursor.Current;
+    }
+
+    /// <summary>Builds one op into the innermost open region (or the top level).</summary>
+    public void AddOp(OperationContext op) => BuildOperation(op, CurrentBlock());
+
+    /// <summary>Starts a labeled block in the innermost open region.</summary>
+    public void StartBlock(BlockLabelContext label)
+    {
+        var cursor = _open.Peek();
+        var b = BlockRef(label.BLOCK_ID(), defining: true);
+        bool isEntry = cursor.Region.IsEmpty;
+        cursor.Region.AddBlock(b);
+        cursor.Current = b;
+        if (isEntry && cursor.EntryArgs is not null)
+        {
+            // func.func @f(%a: T) { ^bb0: ... }: the labeled block is the entry; the signature gives its arguments.
+            if (label.blockArgList() is not null)
+                throw Fail(Loc(label), "the entry block of a function takes its arguments from the signature; its label cannot list them");
+            AddEntryArgs(b, cursor.EntryArgs);
+        }
+        if (label.blockArgList() is { } args)
+            foreach (var ba in args.blockArg())
+            {
+                var a = b.AddArgument(BuildType(ba.type()));
+                Define(ba.VALUE_ID().GetText()[1..], new Value[] { a }, Loc(ba.VALUE_ID()));
+            }
+    }
+
+    private void OpenRegion(Operation owner, Region region, bool isolated, (string Name, IrType Type, Location Loc)[]? entryArgs)
+    {
+        PushScope(isolated);
+        _open.Push(new RegionCursor(owner, region, entryArgs));
+    }
+
+    private void CloseRegion()
+    {
+        var cursor = _open.Pop();
+        // A function body with nothing in it still has its entry block (the verifier then asks for a terminator).
+        if (cursor.Region.IsEmpty && (cursor.EntryArgs is not null || cursor.Owner.HasTrait(OpTraits.NoTerminator)))
+        {
+            var entry = new Block();
+            cursor.Region.AddBlock(entry);
+            AddEntryArgs(entry, cursor.EntryArgs);
+        }
+        PopScope();
+    }
+
+    /// <summary>Starts a module; its body follows through <see cref="AddOp"/>, ended by <see cref="EndModule"/>.</summary>
     public void BeginModule(ModuleHeaderContext header)
     {
-        var module = CreateModule(Loc(header.KW_MODULE()), header.SYMBOL_ID(), header.attrDict());
-        _topBlock.Append(module);
-        module.Region(0).AddBlock();
-        PushScope(isolated: true);
-        _openModule = module;
+        var module = CreateModule(header);
+        CurrentBlock().Append(module);
+        OpenRegion(module, module.Region(0), isolated: true, entryArgs: null);
     }
 
-    public void AddToModule(OperationContext op) => BuildOperation(op, _openModule!.Region(0).EntryBlock!);
+    public void EndModule() => CloseRegion();
 
-    public void EndModule()
+    /// <summary>
+    /// Starts a function. With a body, its ops follow through <see cref="AddOp"/> and
+    /// <see cref="StartBlock"/>, ended by <see cref="EndFunc"/>; without one it is a declaration.
+    /// </summary>
+    public void BeginFunc(FuncHeaderContext header, bool hasBody)
     {
-        PopScope();
-        _openModule = null;
+        var (func, args) = CreateFunc(header, hasBody);
+        CurrentBlock().Append(func);
+        if (hasBody) OpenRegion(func, func.Region(0), isolated: true, args);
     }
+
+    public void EndFunc() => CloseRegion();
 
     /// <summary>The module of the file: its single top-level module, or one wrapping its top-level ops.</summary>
     public Operation Finish()
@@ -212,11 +284,28 @@ internal sealed class IrBuilder
 
     private Operation BuildOperation(OperationContext ctx, Block block)
     {
+        if ((ctx.moduleOperation() is not null || ctx.funcOperation() is not null) && ctx.resultList() is { } named)
+            throw Fail(Loc(named), $"operation defines 0 results but was provided {ReadResultDefs(named).Sum(r => r.Count)} to bind");
+        if (ctx.moduleOperation() is { } m)
+        {
+            BeginModule(m.moduleHeader());
+            BuildRegionBody(m.region());
+            EndModule();
+            return block.Last!;
+        }
+        if (ctx.funcOperation() is { } f)
+        {
+            BeginFunc(f.funcHeader(), f.region() is not null);
+            if (f.region() is { } body)
+            {
+                BuildRegionBody(body);
+                EndFunc();
+            }
+            return block.Last!;
+        }
         var results = ReadResultDefs(ctx.resultList());
         Operation op;
         if (ctx.genericOperation() is { } g) op = BuildGeneric(g, results.Count);
-        else if (ctx.moduleOperation() is { } m) op = BuildModule(m);
-        else if (ctx.funcOperation() is { } f) op = BuildFunc(f);
         else if (ctx.returnOperation() is { } r) op = BuildReturn(r);
         else if (ctx.callOperation() is { } c) op = BuildCall(c);
         else op = BuildCustom(ctx.customOperation(), results.Count);
@@ -242,13 +331,15 @@ internal sealed class IrBuilder
     {
         var defs = new List<ResultDef>();
         if (list is null) return defs;
-        foreach (var d in list.resultDef())
+        // The children are: VALUE_ID (':' INT)? (',' VALUE_ID (':' INT)?)* '='.
+        for (int i = 0; i < list.ChildCount; i++)
         {
-            var id = d.VALUE_ID();
-            var text = id.GetText();
+            if (list.GetChild(i) is not ITerminalNode { Symbol.Type: AspIRLexer.VALUE_ID } id) continue;
+            var text = id.Symbol.Text;
             if (text.Contains('#')) throw Fail(Loc(id), $"expected a result name without '#', found '{text}'");
             int count = 1;
-            if (d.INT() is { } n && (!int.TryParse(n.GetText(), out count) || count < 1))
+            if (i + 2 < list.ChildCount && list.GetChild(i + 2) is ITerminalNode { Symbol.Type: AspIRLexer.INT } n
+                && (!int.TryParse(n.GetText(), out count) || count < 1))
                 throw Fail(Loc(n), $"expected a positive result count, found '{n.GetText()}'");
             defs.Add(new ResultDef(text[1..], count, Loc(id)));
         }
@@ -287,30 +378,21 @@ internal sealed class IrBuilder
         bool isolated = def?.HasTrait(OpTraits.IsolatedFromAbove) ?? false;
         for (int i = 0; i < regions.Length; i++)
         {
-            BuildRegion(regions[i], op.Region(i), isolated, entryArgs: null);
-            // An op whose single block needs no terminator (module) always has that block.
-            if (def is not null && def.HasTrait(OpTraits.NoTerminator) && op.Region(i).IsEmpty) op.Region(i).AddBlock();
+            BuildRegion(regions[i], op, op.Region(i), isolated);
         }
         return op;
     }
 
-    private Operation BuildModule(ModuleOperationContext m)
-    {
-        var op = CreateModule(Loc(m.KW_MODULE()), m.SYMBOL_ID(), m.attrDict());
-        BuildRegion(m.region(), op.Region(0), isolated: true, entryArgs: null);
-        if (op.Region(0).IsEmpty) op.Region(0).AddBlock();
-        return op;
-    }
-
-    private Operation CreateModule(Location loc, ITerminalNode? symbol, AttrDictContext? attrs)
+    private Operation CreateModule(ModuleHeaderContext h)
     {
         var entries = new List<KeyValuePair<string, IrAttribute>>();
-        if (attrs is not null) entries.AddRange(BuildAttrDict(attrs).Entries);
-        if (symbol is not null) entries.Add(new("sym_name", _ctx.String(SymbolName(symbol.Symbol))));
-        return Operation.Create(_ctx, "module", Array.Empty<Value>(), Array.Empty<IrType>(), _ctx.Dictionary(entries), 1, loc);
+        if (h.attrDict() is { } attrs) entries.AddRange(BuildAttrDict(attrs).Entries);
+        if (h.SYMBOL_ID() is { } symbol) entries.Add(new("sym_name", _ctx.String(SymbolName(symbol.Symbol))));
+        return Operation.Create(_ctx, "module", Array.Empty<Value>(), Array.Empty<IrType>(), _ctx.Dictionary(entries), 1,
+            Loc(h.KW_MODULE()));
     }
 
-    private Operation BuildFunc(FuncOperationContext f)
+    private (Operation Func, (string Name, IrType Type, Location Loc)[] Args) CreateFunc(FuncHeaderContext f, bool hasBody)
     {
         var loc = Loc(f.KW_FUNC());
         var name = SymbolName(f.SYMBOL_ID().Symbol);
@@ -326,9 +408,9 @@ internal sealed class IrBuilder
         var resAttrs = new List<IrAttribute>();
         if (f.funcResults() is { } fr)
         {
-            if (fr.type() is { } single)
+            if (fr.nonFunctionType() is { } single)
             {
-                resultTypes.Add(BuildType(single));
+                resultTypes.Add(BuildNonFunctionType(single));
                 resAttrs.Add(_ctx.EmptyDictionary);
             }
             else
@@ -360,25 +442,24 @@ internal sealed class IrBuilder
         if (resAttrs.Any(a => a is DictionaryAttr { Count: > 0 })) entries.Add(new("res_attrs", _ctx.Array(resAttrs.ToArray())));
 
         var op = Operation.Create(_ctx, "func.func", Array.Empty<Value>(), Array.Empty<IrType>(), _ctx.Dictionary(entries), 1, loc);
-        if (f.region() is { } body)
+        var named = new (string Name, IrType Type, Location Loc)[args.Length];
+        if (hasBody)
         {
             if (args.FirstOrDefault(a => a.VALUE_ID() is null) is { } unnamed)
                 throw Fail(Loc(unnamed), "a function with a body must name its arguments (%name: type)");
-            var named = new (string Name, IrType Type, Location Loc)[args.Length];
             for (int i = 0; i < args.Length; i++)
                 named[i] = (args[i].VALUE_ID().GetText(), argTypes[i], Loc(args[i].VALUE_ID()));
-            BuildRegion(body, op.Region(0), isolated: true, entryArgs: named);
         }
-        else if (args.FirstOrDefault(a => a.VALUE_ID() is not null) is { } named)
-            throw Fail(Loc(named), "a function declaration (no body) lists argument types only, without names");
-        return op;
+        else if (args.FirstOrDefault(a => a.VALUE_ID() is not null) is { } withName)
+            throw Fail(Loc(withName), "a function declaration (no body) lists argument types only, without names");
+        return (op, named);
     }
 
     private Operation BuildReturn(ReturnOperationContext r)
     {
         var loc = Loc(r.KW_RETURN());
         var uses = r.valueList()?.VALUE_ID() ?? Array.Empty<ITerminalNode>();
-        var types = r.typeList()?.type().Select(BuildType).ToArray() ?? Array.Empty<IrType>();
+        var types = BuildTypeList(r.typeList());
         if (uses.Length != types.Length)
             throw Fail(loc, $"'func.return' has {uses.Length} operand{(uses.Length == 1 ? "" : "s")} but {types.Length} type{(types.Length == 1 ? "" : "s")}");
         var operands = new Value[uses.Length];
@@ -434,7 +515,7 @@ internal sealed class IrBuilder
                 break;
             case ShortTypeSpecContext shortSpec:
             {
-                var t = BuildType(shortSpec.type());
+                var t = BuildNonFunctionType(shortSpec.nonFunctionType());
                 if (shortSpec.resultTypes() is { } rt)
                 {
                     operandTypes = new[] { t };
@@ -495,44 +576,24 @@ internal sealed class IrBuilder
     // ------------------------------------------------------------------ regions
 
     /// <summary>
-    /// Builds a region. Unlabeled ops at the start form the entry block; when there are
-    /// none, the first labeled block is the entry. A function's signature arguments
-    /// become the entry block's arguments.
+    /// Builds a region from its parse tree. Unlabeled ops at the start form the entry
+    /// block; when there are none, the first labeled block is the entry.
     /// </summary>
-    private void BuildRegion(RegionContext rc, Region region, bool isolated,
-        (string Name, IrType Type, Location Loc)[]? entryArgs)
+    private void BuildRegion(RegionContext rc, Operation owner, Region region, bool isolated)
     {
-        PushScope(isolated);
-        var ops = rc.operation();
-        var blocks = rc.block();
-        bool labeledEntry = ops.Length == 0 && blocks.Length > 0;
-        if (!labeledEntry && (ops.Length > 0 || entryArgs is not null))
+        OpenRegion(owner, region, isolated, entryArgs: null);
+        BuildRegionBody(rc);
+        CloseRegion();
+    }
+
+    private void BuildRegionBody(RegionContext rc)
+    {
+        foreach (var o in rc.operation()) AddOp(o);
+        foreach (var bc in rc.block())
         {
-            var entry = new Block();
-            region.AddBlock(entry);
-            AddEntryArgs(entry, entryArgs);
-            foreach (var o in ops) BuildOperation(o, entry);
+            StartBlock(bc.blockLabel());
+            foreach (var o in bc.operation()) AddOp(o);
         }
-        for (int i = 0; i < blocks.Length; i++)
-        {
-            var bc = blocks[i];
-            var b = BlockRef(bc.BLOCK_ID(), defining: true);
-            region.AddBlock(b);
-            if (i == 0 && labeledEntry && entryArgs is not null)
-            {
-                if (bc.blockArgList() is not null)
-                    throw Fail(Loc(bc), "the entry block of a function takes its arguments from the signature; its label cannot list them");
-                AddEntryArgs(b, entryArgs);
-            }
-            if (bc.blockArgList() is { } args)
-                foreach (var ba in args.blockArg())
-                {
-                    var a = b.AddArgument(BuildType(ba.type()));
-                    Define(ba.VALUE_ID().GetText()[1..], new Value[] { a }, Loc(ba.VALUE_ID()));
-                }
-            foreach (var o in bc.operation()) BuildOperation(o, b);
-        }
-        PopScope();
     }
 
     private void AddEntryArgs(Block entry, (string Name, IrType Type, Location Loc)[]? entryArgs)
@@ -549,11 +610,13 @@ internal sealed class IrBuilder
 
     private readonly Dictionary<string, TensorType> _tensorTokens = new();
 
-    private IrType BuildType(TypeContext t)
+    private IrType BuildType(TypeContext t) =>
+        t.functionType() is { } ft ? BuildFunctionType(ft) : BuildNonFunctionType(t.nonFunctionType());
+
+    private IrType BuildNonFunctionType(NonFunctionTypeContext t)
     {
         if (t.TENSOR_TYPE() is { } token) return TensorFromToken(token);
         if (t.tensorType() is { } tt) return BuildTensorType(tt);
-        if (t.functionType() is { } ft) return BuildFunctionType(ft);
         if (t.BARE_ID() is { } id)
             return _ctx.LookupScalar(id.GetText()) ?? throw Fail(Loc(id), $"unknown type '{id.GetText()}'");
         var dt = t.DIALECT_TYPE();
@@ -619,7 +682,7 @@ internal sealed class IrBuilder
 
     private IrType[] BuildResultTypes(ResultTypesContext rt)
     {
-        if (rt.type() is { } single) return new[] { BuildType(single) };
+        if (rt.nonFunctionType() is { } single) return new[] { BuildNonFunctionType(single) };
         return BuildTypeList(rt.typeList());
     }
 

@@ -20,10 +20,18 @@ public sealed class Printer
     private HashSet<string> _used = new();
     private int _nextNumber;
 
+    private readonly TextWriter? _writer;
+
     public Printer(StringBuilder sb, bool generic = false)
     {
         _sb = sb;
         _generic = generic;
+    }
+
+    /// <summary>A printer that streams to <paramref name="writer"/> in pieces instead of building one string.</summary>
+    public Printer(TextWriter writer, bool generic = false) : this(new StringBuilder(1 << 17), generic)
+    {
+        _writer = writer;
     }
 
     public static string Print(Operation op, bool generic = false)
@@ -32,6 +40,21 @@ public sealed class Printer
         var p = new Printer(sb, generic);
         p.PrintTopLevel(op);
         return sb.ToString();
+    }
+
+    /// <summary>Prints <paramref name="op"/> to <paramref name="writer"/> (large modules never become one string).</summary>
+    public static void Print(Operation op, TextWriter writer, bool generic = false)
+    {
+        var p = new Printer(writer, generic);
+        p.PrintTopLevel(op);
+        p.Flush();
+    }
+
+    private void Flush()
+    {
+        if (_writer is null) return;
+        foreach (var chunk in _sb.GetChunks()) _writer.Write(chunk.Span);
+        _sb.Clear();
     }
 
     /// <summary>One op for messages; names are local to the op.</summary>
@@ -414,6 +437,7 @@ public sealed class Printer
                 Indent();
                 PrintOperation(op);
                 _sb.Append('\n');
+                if (_writer is not null && _sb.Length > 1 << 16) Flush();
             }
         }
         _indent--;

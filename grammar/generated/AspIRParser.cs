@@ -42,30 +42,31 @@ public partial class AspIRParser : Parser {
 		BLOCK_ID=29, SYMBOL_ID=30, HASH_ID=31, DIALECT_TYPE=32, BARE_ID=33, STRING=34, 
 		LINE_COMMENT=35, WS=36, ERROR_CHAR=37;
 	public const int
-		RULE_file = 0, RULE_moduleHeader = 1, RULE_closeBrace = 2, RULE_operation = 3, 
-		RULE_resultList = 4, RULE_resultDef = 5, RULE_genericOperation = 6, RULE_successorList = 7, 
-		RULE_regionList = 8, RULE_moduleOperation = 9, RULE_funcOperation = 10, 
-		RULE_funcArgList = 11, RULE_funcArg = 12, RULE_funcResults = 13, RULE_funcResult = 14, 
-		RULE_returnOperation = 15, RULE_callOperation = 16, RULE_customOperation = 17, 
-		RULE_typeSpec = 18, RULE_region = 19, RULE_block = 20, RULE_blockArgList = 21, 
-		RULE_blockArg = 22, RULE_valueList = 23, RULE_type = 24, RULE_tensorType = 25, 
-		RULE_functionType = 26, RULE_resultTypes = 27, RULE_typeList = 28, RULE_attrDict = 29, 
-		RULE_attrEntry = 30, RULE_attrKey = 31, RULE_attribute = 32, RULE_positionalAttr = 33, 
-		RULE_denseLiteral = 34, RULE_denseScalar = 35, RULE_dialectBody = 36, 
-		RULE_dialectItem = 37;
+		RULE_file = 0, RULE_openBrace = 1, RULE_closeBrace = 2, RULE_operation = 3, 
+		RULE_resultList = 4, RULE_genericOperation = 5, RULE_successorList = 6, 
+		RULE_regionList = 7, RULE_moduleOperation = 8, RULE_moduleHeader = 9, 
+		RULE_funcOperation = 10, RULE_funcHeader = 11, RULE_funcArgList = 12, 
+		RULE_funcArg = 13, RULE_funcResults = 14, RULE_funcResult = 15, RULE_returnOperation = 16, 
+		RULE_callOperation = 17, RULE_customOperation = 18, RULE_typeSpec = 19, 
+		RULE_region = 20, RULE_block = 21, RULE_blockLabel = 22, RULE_blockArgList = 23, 
+		RULE_blockArg = 24, RULE_valueList = 25, RULE_type = 26, RULE_nonFunctionType = 27, 
+		RULE_tensorType = 28, RULE_functionType = 29, RULE_resultTypes = 30, RULE_typeList = 31, 
+		RULE_attrDict = 32, RULE_attrEntry = 33, RULE_attrKey = 34, RULE_attribute = 35, 
+		RULE_positionalAttr = 36, RULE_denseLiteral = 37, RULE_denseScalar = 38, 
+		RULE_dialectBody = 39, RULE_dialectItem = 40;
 	public static readonly string[] ruleNames = {
-		"file", "moduleHeader", "closeBrace", "operation", "resultList", "resultDef", 
-		"genericOperation", "successorList", "regionList", "moduleOperation", 
-		"funcOperation", "funcArgList", "funcArg", "funcResults", "funcResult", 
-		"returnOperation", "callOperation", "customOperation", "typeSpec", "region", 
-		"block", "blockArgList", "blockArg", "valueList", "type", "tensorType", 
+		"file", "openBrace", "closeBrace", "operation", "resultList", "genericOperation", 
+		"successorList", "regionList", "moduleOperation", "moduleHeader", "funcOperation", 
+		"funcHeader", "funcArgList", "funcArg", "funcResults", "funcResult", "returnOperation", 
+		"callOperation", "customOperation", "typeSpec", "region", "block", "blockLabel", 
+		"blockArgList", "blockArg", "valueList", "type", "nonFunctionType", "tensorType", 
 		"functionType", "resultTypes", "typeList", "attrDict", "attrEntry", "attrKey", 
 		"attribute", "positionalAttr", "denseLiteral", "denseScalar", "dialectBody", 
 		"dialectItem"
 	};
 
 	private static readonly string[] _LiteralNames = {
-		null, "'{'", "'}'", "','", "'='", "':'", "'('", "')'", "'['", "']'", "'<'", 
+		null, "'{'", "'}'", "':'", "','", "'='", "'('", "')'", "'['", "']'", "'<'", 
 		"'>'", "'?'", "'module'", "'func.func'", "'func.return'", "'func.call'", 
 		"'attributes'", "'tensor'", "'dense'", "'true'", "'false'", "'unit'", 
 		"'->'"
@@ -132,21 +133,21 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 79;
+			State = 85;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 26038362112L) != 0)) {
 				{
 				{
-				State = 76;
+				State = 82;
 				operation();
 				}
 				}
-				State = 81;
+				State = 87;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 82;
+			State = 88;
 			Match(Eof);
 			}
 		}
@@ -161,53 +162,22 @@ public partial class AspIRParser : Parser {
 		return _localctx;
 	}
 
-	public partial class ModuleHeaderContext : ParserRuleContext {
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_MODULE() { return GetToken(AspIRParser.KW_MODULE, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SYMBOL_ID() { return GetToken(AspIRParser.SYMBOL_ID, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_ATTRIBUTES() { return GetToken(AspIRParser.KW_ATTRIBUTES, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public AttrDictContext attrDict() {
-			return GetRuleContext<AttrDictContext>(0);
-		}
-		public ModuleHeaderContext(ParserRuleContext parent, int invokingState)
+	public partial class OpenBraceContext : ParserRuleContext {
+		public OpenBraceContext(ParserRuleContext parent, int invokingState)
 			: base(parent, invokingState)
 		{
 		}
-		public override int RuleIndex { get { return RULE_moduleHeader; } }
+		public override int RuleIndex { get { return RULE_openBrace; } }
 	}
 
 	[RuleVersion(0)]
-	public ModuleHeaderContext moduleHeader() {
-		ModuleHeaderContext _localctx = new ModuleHeaderContext(Context, State);
-		EnterRule(_localctx, 2, RULE_moduleHeader);
-		int _la;
+	public OpenBraceContext openBrace() {
+		OpenBraceContext _localctx = new OpenBraceContext(Context, State);
+		EnterRule(_localctx, 2, RULE_openBrace);
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 84;
-			Match(KW_MODULE);
-			State = 86;
-			ErrorHandler.Sync(this);
-			_la = TokenStream.LA(1);
-			if (_la==SYMBOL_ID) {
-				{
-				State = 85;
-				Match(SYMBOL_ID);
-				}
-			}
-
 			State = 90;
-			ErrorHandler.Sync(this);
-			_la = TokenStream.LA(1);
-			if (_la==KW_ATTRIBUTES) {
-				{
-				State = 88;
-				Match(KW_ATTRIBUTES);
-				State = 89;
-				attrDict();
-				}
-			}
-
-			State = 92;
 			Match(T__0);
 			}
 		}
@@ -237,7 +207,7 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 94;
+			State = 92;
 			Match(T__1);
 			}
 		}
@@ -289,52 +259,52 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 97;
+			State = 95;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==VALUE_ID) {
 				{
-				State = 96;
+				State = 94;
 				resultList();
 				}
 			}
 
-			State = 105;
+			State = 103;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case STRING:
 				{
-				State = 99;
+				State = 97;
 				genericOperation();
 				}
 				break;
 			case KW_MODULE:
 				{
-				State = 100;
+				State = 98;
 				moduleOperation();
 				}
 				break;
 			case KW_FUNC:
 				{
-				State = 101;
+				State = 99;
 				funcOperation();
 				}
 				break;
 			case KW_RETURN:
 				{
-				State = 102;
+				State = 100;
 				returnOperation();
 				}
 				break;
 			case KW_CALL:
 				{
-				State = 103;
+				State = 101;
 				callOperation();
 				}
 				break;
 			case BARE_ID:
 				{
-				State = 104;
+				State = 102;
 				customOperation();
 				}
 				break;
@@ -355,11 +325,13 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class ResultListContext : ParserRuleContext {
-		[System.Diagnostics.DebuggerNonUserCode] public ResultDefContext[] resultDef() {
-			return GetRuleContexts<ResultDefContext>();
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] VALUE_ID() { return GetTokens(AspIRParser.VALUE_ID); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode VALUE_ID(int i) {
+			return GetToken(AspIRParser.VALUE_ID, i);
 		}
-		[System.Diagnostics.DebuggerNonUserCode] public ResultDefContext resultDef(int i) {
-			return GetRuleContext<ResultDefContext>(i);
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] INT() { return GetTokens(AspIRParser.INT); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode INT(int i) {
+			return GetToken(AspIRParser.INT, i);
 		}
 		public ResultListContext(ParserRuleContext parent, int invokingState)
 			: base(parent, invokingState)
@@ -376,71 +348,50 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 107;
-			resultDef();
-			State = 112;
-			ErrorHandler.Sync(this);
-			_la = TokenStream.LA(1);
-			while (_la==T__2) {
-				{
-				{
-				State = 108;
-				Match(T__2);
-				State = 109;
-				resultDef();
-				}
-				}
-				State = 114;
-				ErrorHandler.Sync(this);
-				_la = TokenStream.LA(1);
-			}
-			State = 115;
-			Match(T__3);
-			}
-		}
-		catch (RecognitionException re) {
-			_localctx.exception = re;
-			ErrorHandler.ReportError(this, re);
-			ErrorHandler.Recover(this, re);
-		}
-		finally {
-			ExitRule();
-		}
-		return _localctx;
-	}
-
-	public partial class ResultDefContext : ParserRuleContext {
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode VALUE_ID() { return GetToken(AspIRParser.VALUE_ID, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode INT() { return GetToken(AspIRParser.INT, 0); }
-		public ResultDefContext(ParserRuleContext parent, int invokingState)
-			: base(parent, invokingState)
-		{
-		}
-		public override int RuleIndex { get { return RULE_resultDef; } }
-	}
-
-	[RuleVersion(0)]
-	public ResultDefContext resultDef() {
-		ResultDefContext _localctx = new ResultDefContext(Context, State);
-		EnterRule(_localctx, 10, RULE_resultDef);
-		int _la;
-		try {
-			EnterOuterAlt(_localctx, 1);
-			{
-			State = 117;
+			State = 105;
 			Match(VALUE_ID);
-			State = 120;
+			State = 108;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__4) {
+			if (_la==T__2) {
 				{
-				State = 118;
-				Match(T__4);
-				State = 119;
+				State = 106;
+				Match(T__2);
+				State = 107;
 				Match(INT);
 				}
 			}
 
+			State = 118;
+			ErrorHandler.Sync(this);
+			_la = TokenStream.LA(1);
+			while (_la==T__3) {
+				{
+				{
+				State = 110;
+				Match(T__3);
+				State = 111;
+				Match(VALUE_ID);
+				State = 114;
+				ErrorHandler.Sync(this);
+				_la = TokenStream.LA(1);
+				if (_la==T__2) {
+					{
+					State = 112;
+					Match(T__2);
+					State = 113;
+					Match(INT);
+					}
+				}
+
+				}
+				}
+				State = 120;
+				ErrorHandler.Sync(this);
+				_la = TokenStream.LA(1);
+			}
+			State = 121;
+			Match(T__4);
 			}
 		}
 		catch (RecognitionException re) {
@@ -481,60 +432,60 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public GenericOperationContext genericOperation() {
 		GenericOperationContext _localctx = new GenericOperationContext(Context, State);
-		EnterRule(_localctx, 12, RULE_genericOperation);
+		EnterRule(_localctx, 10, RULE_genericOperation);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 122;
-			Match(STRING);
 			State = 123;
+			Match(STRING);
+			State = 124;
 			Match(T__5);
-			State = 125;
+			State = 126;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==VALUE_ID) {
 				{
-				State = 124;
+				State = 125;
 				valueList();
 				}
 			}
 
-			State = 127;
+			State = 128;
 			Match(T__6);
-			State = 129;
+			State = 130;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__7) {
 				{
-				State = 128;
+				State = 129;
 				successorList();
 				}
 			}
 
-			State = 132;
+			State = 133;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__5) {
 				{
-				State = 131;
+				State = 132;
 				regionList();
 				}
 			}
 
-			State = 135;
+			State = 136;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__0) {
 				{
-				State = 134;
+				State = 135;
 				attrDict();
 				}
 			}
 
-			State = 137;
-			Match(T__4);
 			State = 138;
+			Match(T__2);
+			State = 139;
 			functionType();
 			}
 		}
@@ -564,32 +515,32 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public SuccessorListContext successorList() {
 		SuccessorListContext _localctx = new SuccessorListContext(Context, State);
-		EnterRule(_localctx, 14, RULE_successorList);
+		EnterRule(_localctx, 12, RULE_successorList);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 140;
-			Match(T__7);
 			State = 141;
+			Match(T__7);
+			State = 142;
 			Match(BLOCK_ID);
-			State = 146;
+			State = 147;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while (_la==T__2) {
+			while (_la==T__3) {
 				{
 				{
-				State = 142;
-				Match(T__2);
 				State = 143;
+				Match(T__3);
+				State = 144;
 				Match(BLOCK_ID);
 				}
 				}
-				State = 148;
+				State = 149;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 149;
+			State = 150;
 			Match(T__8);
 			}
 		}
@@ -621,32 +572,32 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public RegionListContext regionList() {
 		RegionListContext _localctx = new RegionListContext(Context, State);
-		EnterRule(_localctx, 16, RULE_regionList);
+		EnterRule(_localctx, 14, RULE_regionList);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 151;
-			Match(T__5);
 			State = 152;
+			Match(T__5);
+			State = 153;
 			region();
-			State = 157;
+			State = 158;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while (_la==T__2) {
+			while (_la==T__3) {
 				{
 				{
-				State = 153;
-				Match(T__2);
 				State = 154;
+				Match(T__3);
+				State = 155;
 				region();
 				}
 				}
-				State = 159;
+				State = 160;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 160;
+			State = 161;
 			Match(T__6);
 			}
 		}
@@ -662,14 +613,11 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class ModuleOperationContext : ParserRuleContext {
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_MODULE() { return GetToken(AspIRParser.KW_MODULE, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ModuleHeaderContext moduleHeader() {
+			return GetRuleContext<ModuleHeaderContext>(0);
+		}
 		[System.Diagnostics.DebuggerNonUserCode] public RegionContext region() {
 			return GetRuleContext<RegionContext>(0);
-		}
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SYMBOL_ID() { return GetToken(AspIRParser.SYMBOL_ID, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_ATTRIBUTES() { return GetToken(AspIRParser.KW_ATTRIBUTES, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public AttrDictContext attrDict() {
-			return GetRuleContext<AttrDictContext>(0);
 		}
 		public ModuleOperationContext(ParserRuleContext parent, int invokingState)
 			: base(parent, invokingState)
@@ -681,36 +629,13 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public ModuleOperationContext moduleOperation() {
 		ModuleOperationContext _localctx = new ModuleOperationContext(Context, State);
-		EnterRule(_localctx, 18, RULE_moduleOperation);
-		int _la;
+		EnterRule(_localctx, 16, RULE_moduleOperation);
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 162;
-			Match(KW_MODULE);
+			State = 163;
+			moduleHeader();
 			State = 164;
-			ErrorHandler.Sync(this);
-			_la = TokenStream.LA(1);
-			if (_la==SYMBOL_ID) {
-				{
-				State = 163;
-				Match(SYMBOL_ID);
-				}
-			}
-
-			State = 168;
-			ErrorHandler.Sync(this);
-			_la = TokenStream.LA(1);
-			if (_la==KW_ATTRIBUTES) {
-				{
-				State = 166;
-				Match(KW_ATTRIBUTES);
-				State = 167;
-				attrDict();
-				}
-			}
-
-			State = 170;
 			region();
 			}
 		}
@@ -725,25 +650,72 @@ public partial class AspIRParser : Parser {
 		return _localctx;
 	}
 
-	public partial class FuncOperationContext : ParserRuleContext {
-		public IToken visibility;
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_FUNC() { return GetToken(AspIRParser.KW_FUNC, 0); }
+	public partial class ModuleHeaderContext : ParserRuleContext {
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_MODULE() { return GetToken(AspIRParser.KW_MODULE, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SYMBOL_ID() { return GetToken(AspIRParser.SYMBOL_ID, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public FuncArgListContext funcArgList() {
-			return GetRuleContext<FuncArgListContext>(0);
-		}
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode ARROW() { return GetToken(AspIRParser.ARROW, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public FuncResultsContext funcResults() {
-			return GetRuleContext<FuncResultsContext>(0);
-		}
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_ATTRIBUTES() { return GetToken(AspIRParser.KW_ATTRIBUTES, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public AttrDictContext attrDict() {
 			return GetRuleContext<AttrDictContext>(0);
 		}
+		public ModuleHeaderContext(ParserRuleContext parent, int invokingState)
+			: base(parent, invokingState)
+		{
+		}
+		public override int RuleIndex { get { return RULE_moduleHeader; } }
+	}
+
+	[RuleVersion(0)]
+	public ModuleHeaderContext moduleHeader() {
+		ModuleHeaderContext _localctx = new ModuleHeaderContext(Context, State);
+		EnterRule(_localctx, 18, RULE_moduleHeader);
+		int _la;
+		try {
+			EnterOuterAlt(_localctx, 1);
+			{
+			State = 166;
+			Match(KW_MODULE);
+			State = 168;
+			ErrorHandler.Sync(this);
+			_la = TokenStream.LA(1);
+			if (_la==SYMBOL_ID) {
+				{
+				State = 167;
+				Match(SYMBOL_ID);
+				}
+			}
+
+			State = 172;
+			ErrorHandler.Sync(this);
+			_la = TokenStream.LA(1);
+			if (_la==KW_ATTRIBUTES) {
+				{
+				State = 170;
+				Match(KW_ATTRIBUTES);
+				State = 171;
+				attrDict();
+				}
+			}
+
+			}
+		}
+		catch (RecognitionException re) {
+			_localctx.exception = re;
+			ErrorHandler.ReportError(this, re);
+			ErrorHandler.Recover(this, re);
+		}
+		finally {
+			ExitRule();
+		}
+		return _localctx;
+	}
+
+	public partial class FuncOperationContext : ParserRuleContext {
+		[System.Diagnostics.DebuggerNonUserCode] public FuncHeaderContext funcHeader() {
+			return GetRuleContext<FuncHeaderContext>(0);
+		}
 		[System.Diagnostics.DebuggerNonUserCode] public RegionContext region() {
 			return GetRuleContext<RegionContext>(0);
 		}
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode BARE_ID() { return GetToken(AspIRParser.BARE_ID, 0); }
 		public FuncOperationContext(ParserRuleContext parent, int invokingState)
 			: base(parent, invokingState)
 		{
@@ -759,65 +731,111 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 172;
-			Match(KW_FUNC);
 			State = 174;
-			ErrorHandler.Sync(this);
-			_la = TokenStream.LA(1);
-			if (_la==BARE_ID) {
-				{
-				State = 173;
-				_localctx.visibility = Match(BARE_ID);
-				}
-			}
-
+			funcHeader();
 			State = 176;
-			Match(SYMBOL_ID);
-			State = 177;
-			Match(T__5);
-			State = 179;
-			ErrorHandler.Sync(this);
-			_la = TokenStream.LA(1);
-			if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 13170376768L) != 0)) {
-				{
-				State = 178;
-				funcArgList();
-				}
-			}
-
-			State = 181;
-			Match(T__6);
-			State = 184;
-			ErrorHandler.Sync(this);
-			_la = TokenStream.LA(1);
-			if (_la==ARROW) {
-				{
-				State = 182;
-				Match(ARROW);
-				State = 183;
-				funcResults();
-				}
-			}
-
-			State = 188;
-			ErrorHandler.Sync(this);
-			_la = TokenStream.LA(1);
-			if (_la==KW_ATTRIBUTES) {
-				{
-				State = 186;
-				Match(KW_ATTRIBUTES);
-				State = 187;
-				attrDict();
-				}
-			}
-
-			State = 191;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__0) {
 				{
-				State = 190;
+				State = 175;
 				region();
+				}
+			}
+
+			}
+		}
+		catch (RecognitionException re) {
+			_localctx.exception = re;
+			ErrorHandler.ReportError(this, re);
+			ErrorHandler.Recover(this, re);
+		}
+		finally {
+			ExitRule();
+		}
+		return _localctx;
+	}
+
+	public partial class FuncHeaderContext : ParserRuleContext {
+		public IToken visibility;
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_FUNC() { return GetToken(AspIRParser.KW_FUNC, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SYMBOL_ID() { return GetToken(AspIRParser.SYMBOL_ID, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public FuncArgListContext funcArgList() {
+			return GetRuleContext<FuncArgListContext>(0);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode ARROW() { return GetToken(AspIRParser.ARROW, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public FuncResultsContext funcResults() {
+			return GetRuleContext<FuncResultsContext>(0);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_ATTRIBUTES() { return GetToken(AspIRParser.KW_ATTRIBUTES, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public AttrDictContext attrDict() {
+			return GetRuleContext<AttrDictContext>(0);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode BARE_ID() { return GetToken(AspIRParser.BARE_ID, 0); }
+		public FuncHeaderContext(ParserRuleContext parent, int invokingState)
+			: base(parent, invokingState)
+		{
+		}
+		public override int RuleIndex { get { return RULE_funcHeader; } }
+	}
+
+	[RuleVersion(0)]
+	public FuncHeaderContext funcHeader() {
+		FuncHeaderContext _localctx = new FuncHeaderContext(Context, State);
+		EnterRule(_localctx, 22, RULE_funcHeader);
+		int _la;
+		try {
+			EnterOuterAlt(_localctx, 1);
+			{
+			State = 178;
+			Match(KW_FUNC);
+			State = 180;
+			ErrorHandler.Sync(this);
+			_la = TokenStream.LA(1);
+			if (_la==BARE_ID) {
+				{
+				State = 179;
+				_localctx.visibility = Match(BARE_ID);
+				}
+			}
+
+			State = 182;
+			Match(SYMBOL_ID);
+			State = 183;
+			Match(T__5);
+			State = 185;
+			ErrorHandler.Sync(this);
+			_la = TokenStream.LA(1);
+			if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 13170376768L) != 0)) {
+				{
+				State = 184;
+				funcArgList();
+				}
+			}
+
+			State = 187;
+			Match(T__6);
+			State = 190;
+			ErrorHandler.Sync(this);
+			_la = TokenStream.LA(1);
+			if (_la==ARROW) {
+				{
+				State = 188;
+				Match(ARROW);
+				State = 189;
+				funcResults();
+				}
+			}
+
+			State = 194;
+			ErrorHandler.Sync(this);
+			_la = TokenStream.LA(1);
+			if (_la==KW_ATTRIBUTES) {
+				{
+				State = 192;
+				Match(KW_ATTRIBUTES);
+				State = 193;
+				attrDict();
 				}
 			}
 
@@ -851,26 +869,26 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public FuncArgListContext funcArgList() {
 		FuncArgListContext _localctx = new FuncArgListContext(Context, State);
-		EnterRule(_localctx, 22, RULE_funcArgList);
+		EnterRule(_localctx, 24, RULE_funcArgList);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 193;
+			State = 196;
 			funcArg();
-			State = 198;
+			State = 201;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while (_la==T__2) {
+			while (_la==T__3) {
 				{
 				{
-				State = 194;
-				Match(T__2);
-				State = 195;
+				State = 197;
+				Match(T__3);
+				State = 198;
 				funcArg();
 				}
 				}
-				State = 200;
+				State = 203;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
@@ -905,31 +923,31 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public FuncArgContext funcArg() {
 		FuncArgContext _localctx = new FuncArgContext(Context, State);
-		EnterRule(_localctx, 24, RULE_funcArg);
+		EnterRule(_localctx, 26, RULE_funcArg);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 203;
+			State = 206;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==VALUE_ID) {
 				{
-				State = 201;
+				State = 204;
 				Match(VALUE_ID);
-				State = 202;
-				Match(T__4);
+				State = 205;
+				Match(T__2);
 				}
 			}
 
-			State = 205;
+			State = 208;
 			type();
-			State = 207;
+			State = 210;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__0) {
 				{
-				State = 206;
+				State = 209;
 				attrDict();
 				}
 			}
@@ -948,8 +966,8 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class FuncResultsContext : ParserRuleContext {
-		[System.Diagnostics.DebuggerNonUserCode] public TypeContext type() {
-			return GetRuleContext<TypeContext>(0);
+		[System.Diagnostics.DebuggerNonUserCode] public NonFunctionTypeContext nonFunctionType() {
+			return GetRuleContext<NonFunctionTypeContext>(0);
 		}
 		[System.Diagnostics.DebuggerNonUserCode] public FuncResultContext[] funcResult() {
 			return GetRuleContexts<FuncResultContext>();
@@ -967,54 +985,59 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public FuncResultsContext funcResults() {
 		FuncResultsContext _localctx = new FuncResultsContext(Context, State);
-		EnterRule(_localctx, 26, RULE_funcResults);
+		EnterRule(_localctx, 28, RULE_funcResults);
 		int _la;
 		try {
-			State = 222;
+			State = 225;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,25,Context) ) {
-			case 1:
+			switch (TokenStream.LA(1)) {
+			case KW_TENSOR:
+			case TENSOR_TYPE:
+			case DIALECT_TYPE:
+			case BARE_ID:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 209;
-				type();
+				State = 212;
+				nonFunctionType();
 				}
 				break;
-			case 2:
+			case T__5:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 210;
+				State = 213;
 				Match(T__5);
-				State = 219;
+				State = 222;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 12901941312L) != 0)) {
 					{
-					State = 211;
+					State = 214;
 					funcResult();
-					State = 216;
+					State = 219;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
-					while (_la==T__2) {
+					while (_la==T__3) {
 						{
 						{
-						State = 212;
-						Match(T__2);
-						State = 213;
+						State = 215;
+						Match(T__3);
+						State = 216;
 						funcResult();
 						}
 						}
-						State = 218;
+						State = 221;
 						ErrorHandler.Sync(this);
 						_la = TokenStream.LA(1);
 					}
 					}
 				}
 
-				State = 221;
+				State = 224;
 				Match(T__6);
 				}
 				break;
+			default:
+				throw new NoViableAltException(this);
 			}
 		}
 		catch (RecognitionException re) {
@@ -1045,19 +1068,19 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public FuncResultContext funcResult() {
 		FuncResultContext _localctx = new FuncResultContext(Context, State);
-		EnterRule(_localctx, 28, RULE_funcResult);
+		EnterRule(_localctx, 30, RULE_funcResult);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 224;
+			State = 227;
 			type();
-			State = 226;
+			State = 229;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__0) {
 				{
-				State = 225;
+				State = 228;
 				attrDict();
 				}
 			}
@@ -1093,22 +1116,22 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public ReturnOperationContext returnOperation() {
 		ReturnOperationContext _localctx = new ReturnOperationContext(Context, State);
-		EnterRule(_localctx, 30, RULE_returnOperation);
+		EnterRule(_localctx, 32, RULE_returnOperation);
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 228;
+			State = 231;
 			Match(KW_RETURN);
-			State = 233;
+			State = 236;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,27,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,26,Context) ) {
 			case 1:
 				{
-				State = 229;
+				State = 232;
 				valueList();
-				State = 230;
-				Match(T__4);
-				State = 231;
+				State = 233;
+				Match(T__2);
+				State = 234;
 				typeList();
 				}
 				break;
@@ -1148,42 +1171,42 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public CallOperationContext callOperation() {
 		CallOperationContext _localctx = new CallOperationContext(Context, State);
-		EnterRule(_localctx, 32, RULE_callOperation);
+		EnterRule(_localctx, 34, RULE_callOperation);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 235;
+			State = 238;
 			Match(KW_CALL);
-			State = 236;
-			Match(SYMBOL_ID);
-			State = 237;
-			Match(T__5);
 			State = 239;
+			Match(SYMBOL_ID);
+			State = 240;
+			Match(T__5);
+			State = 242;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==VALUE_ID) {
 				{
-				State = 238;
+				State = 241;
 				valueList();
 				}
 			}
 
-			State = 241;
+			State = 244;
 			Match(T__6);
-			State = 243;
+			State = 246;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__0) {
 				{
-				State = 242;
+				State = 245;
 				attrDict();
 				}
 			}
 
-			State = 245;
-			Match(T__4);
-			State = 246;
+			State = 248;
+			Match(T__2);
+			State = 249;
 			functionType();
 			}
 		}
@@ -1222,47 +1245,47 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public CustomOperationContext customOperation() {
 		CustomOperationContext _localctx = new CustomOperationContext(Context, State);
-		EnterRule(_localctx, 34, RULE_customOperation);
+		EnterRule(_localctx, 36, RULE_customOperation);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 248;
-			Match(BARE_ID);
 			State = 251;
+			Match(BARE_ID);
+			State = 254;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,30,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,29,Context) ) {
 			case 1:
 				{
-				State = 249;
+				State = 252;
 				valueList();
 				}
 				break;
 			case 2:
 				{
-				State = 250;
+				State = 253;
 				positionalAttr();
 				}
 				break;
 			}
-			State = 254;
+			State = 257;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__0) {
 				{
-				State = 253;
+				State = 256;
 				attrDict();
 				}
 			}
 
-			State = 258;
+			State = 261;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__4) {
+			if (_la==T__2) {
 				{
-				State = 256;
-				Match(T__4);
-				State = 257;
+				State = 259;
+				Match(T__2);
+				State = 260;
 				typeSpec();
 				}
 			}
@@ -1303,8 +1326,8 @@ public partial class AspIRParser : Parser {
 		public FullFunctionTypeSpecContext(TypeSpecContext context) { CopyFrom(context); }
 	}
 	public partial class ShortTypeSpecContext : TypeSpecContext {
-		[System.Diagnostics.DebuggerNonUserCode] public TypeContext type() {
-			return GetRuleContext<TypeContext>(0);
+		[System.Diagnostics.DebuggerNonUserCode] public NonFunctionTypeContext nonFunctionType() {
+			return GetRuleContext<NonFunctionTypeContext>(0);
 		}
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode ARROW() { return GetToken(AspIRParser.ARROW, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ResultTypesContext resultTypes() {
@@ -1316,56 +1339,61 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public TypeSpecContext typeSpec() {
 		TypeSpecContext _localctx = new TypeSpecContext(Context, State);
-		EnterRule(_localctx, 36, RULE_typeSpec);
+		EnterRule(_localctx, 38, RULE_typeSpec);
 		int _la;
 		try {
-			State = 272;
+			State = 275;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,35,Context) ) {
-			case 1:
+			switch (TokenStream.LA(1)) {
+			case T__5:
 				_localctx = new FullFunctionTypeSpecContext(_localctx);
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 260;
+				State = 263;
 				Match(T__5);
-				State = 262;
+				State = 265;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 12901941312L) != 0)) {
 					{
-					State = 261;
+					State = 264;
 					typeList();
 					}
 				}
 
-				State = 264;
+				State = 267;
 				Match(T__6);
-				State = 265;
+				State = 268;
 				Match(ARROW);
-				State = 266;
+				State = 269;
 				resultTypes();
 				}
 				break;
-			case 2:
+			case KW_TENSOR:
+			case TENSOR_TYPE:
+			case DIALECT_TYPE:
+			case BARE_ID:
 				_localctx = new ShortTypeSpecContext(_localctx);
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 267;
-				type();
 				State = 270;
+				nonFunctionType();
+				State = 273;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if (_la==ARROW) {
 					{
-					State = 268;
+					State = 271;
 					Match(ARROW);
-					State = 269;
+					State = 272;
 					resultTypes();
 					}
 				}
 
 				}
 				break;
+			default:
+				throw new NoViableAltException(this);
 			}
 		}
 		catch (RecognitionException re) {
@@ -1402,42 +1430,42 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public RegionContext region() {
 		RegionContext _localctx = new RegionContext(Context, State);
-		EnterRule(_localctx, 38, RULE_region);
+		EnterRule(_localctx, 40, RULE_region);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 274;
+			State = 277;
 			Match(T__0);
-			State = 278;
+			State = 281;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 26038362112L) != 0)) {
 				{
 				{
-				State = 275;
+				State = 278;
 				operation();
 				}
 				}
-				State = 280;
+				State = 283;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 284;
+			State = 287;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			while (_la==BLOCK_ID) {
 				{
 				{
-				State = 281;
+				State = 284;
 				block();
 				}
 				}
-				State = 286;
+				State = 289;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 287;
+			State = 290;
 			Match(T__1);
 			}
 		}
@@ -1453,9 +1481,8 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class BlockContext : ParserRuleContext {
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode BLOCK_ID() { return GetToken(AspIRParser.BLOCK_ID, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public BlockArgListContext blockArgList() {
-			return GetRuleContext<BlockArgListContext>(0);
+		[System.Diagnostics.DebuggerNonUserCode] public BlockLabelContext blockLabel() {
+			return GetRuleContext<BlockLabelContext>(0);
 		}
 		[System.Diagnostics.DebuggerNonUserCode] public OperationContext[] operation() {
 			return GetRuleContexts<OperationContext>();
@@ -1473,39 +1500,74 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public BlockContext block() {
 		BlockContext _localctx = new BlockContext(Context, State);
-		EnterRule(_localctx, 40, RULE_block);
+		EnterRule(_localctx, 42, RULE_block);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 289;
-			Match(BLOCK_ID);
-			State = 291;
-			ErrorHandler.Sync(this);
-			_la = TokenStream.LA(1);
-			if (_la==T__5) {
-				{
-				State = 290;
-				blockArgList();
-				}
-			}
-
-			State = 293;
-			Match(T__4);
-			State = 297;
+			State = 292;
+			blockLabel();
+			State = 296;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 26038362112L) != 0)) {
 				{
 				{
-				State = 294;
+				State = 293;
 				operation();
 				}
 				}
-				State = 299;
+				State = 298;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
+			}
+		}
+		catch (RecognitionException re) {
+			_localctx.exception = re;
+			ErrorHandler.ReportError(this, re);
+			ErrorHandler.Recover(this, re);
+		}
+		finally {
+			ExitRule();
+		}
+		return _localctx;
+	}
+
+	public partial class BlockLabelContext : ParserRuleContext {
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode BLOCK_ID() { return GetToken(AspIRParser.BLOCK_ID, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public BlockArgListContext blockArgList() {
+			return GetRuleContext<BlockArgListContext>(0);
+		}
+		public BlockLabelContext(ParserRuleContext parent, int invokingState)
+			: base(parent, invokingState)
+		{
+		}
+		public override int RuleIndex { get { return RULE_blockLabel; } }
+	}
+
+	[RuleVersion(0)]
+	public BlockLabelContext blockLabel() {
+		BlockLabelContext _localctx = new BlockLabelContext(Context, State);
+		EnterRule(_localctx, 44, RULE_blockLabel);
+		int _la;
+		try {
+			EnterOuterAlt(_localctx, 1);
+			{
+			State = 299;
+			Match(BLOCK_ID);
+			State = 301;
+			ErrorHandler.Sync(this);
+			_la = TokenStream.LA(1);
+			if (_la==T__5) {
+				{
+				State = 300;
+				blockArgList();
+				}
+			}
+
+			State = 303;
+			Match(T__2);
 			}
 		}
 		catch (RecognitionException re) {
@@ -1536,40 +1598,40 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public BlockArgListContext blockArgList() {
 		BlockArgListContext _localctx = new BlockArgListContext(Context, State);
-		EnterRule(_localctx, 42, RULE_blockArgList);
+		EnterRule(_localctx, 46, RULE_blockArgList);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 300;
+			State = 305;
 			Match(T__5);
-			State = 309;
+			State = 314;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==VALUE_ID) {
 				{
-				State = 301;
-				blockArg();
 				State = 306;
+				blockArg();
+				State = 311;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				while (_la==T__2) {
+				while (_la==T__3) {
 					{
 					{
-					State = 302;
-					Match(T__2);
-					State = 303;
+					State = 307;
+					Match(T__3);
+					State = 308;
 					blockArg();
 					}
 					}
-					State = 308;
+					State = 313;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
 				}
 				}
 			}
 
-			State = 311;
+			State = 316;
 			Match(T__6);
 			}
 		}
@@ -1599,15 +1661,15 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public BlockArgContext blockArg() {
 		BlockArgContext _localctx = new BlockArgContext(Context, State);
-		EnterRule(_localctx, 44, RULE_blockArg);
+		EnterRule(_localctx, 48, RULE_blockArg);
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 313;
+			State = 318;
 			Match(VALUE_ID);
-			State = 314;
-			Match(T__4);
-			State = 315;
+			State = 319;
+			Match(T__2);
+			State = 320;
 			type();
 			}
 		}
@@ -1637,26 +1699,26 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public ValueListContext valueList() {
 		ValueListContext _localctx = new ValueListContext(Context, State);
-		EnterRule(_localctx, 46, RULE_valueList);
+		EnterRule(_localctx, 50, RULE_valueList);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 317;
-			Match(VALUE_ID);
 			State = 322;
+			Match(VALUE_ID);
+			State = 327;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while (_la==T__2) {
+			while (_la==T__3) {
 				{
 				{
-				State = 318;
-				Match(T__2);
-				State = 319;
+				State = 323;
+				Match(T__3);
+				State = 324;
 				Match(VALUE_ID);
 				}
 				}
-				State = 324;
+				State = 329;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
@@ -1674,17 +1736,11 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class TypeContext : ParserRuleContext {
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode TENSOR_TYPE() { return GetToken(AspIRParser.TENSOR_TYPE, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public TensorTypeContext tensorType() {
-			return GetRuleContext<TensorTypeContext>(0);
+		[System.Diagnostics.DebuggerNonUserCode] public NonFunctionTypeContext nonFunctionType() {
+			return GetRuleContext<NonFunctionTypeContext>(0);
 		}
 		[System.Diagnostics.DebuggerNonUserCode] public FunctionTypeContext functionType() {
 			return GetRuleContext<FunctionTypeContext>(0);
-		}
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode BARE_ID() { return GetToken(AspIRParser.BARE_ID, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode DIALECT_TYPE() { return GetToken(AspIRParser.DIALECT_TYPE, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public DialectBodyContext dialectBody() {
-			return GetRuleContext<DialectBodyContext>(0);
 		}
 		public TypeContext(ParserRuleContext parent, int invokingState)
 			: base(parent, invokingState)
@@ -1696,51 +1752,101 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public TypeContext type() {
 		TypeContext _localctx = new TypeContext(Context, State);
-		EnterRule(_localctx, 48, RULE_type);
+		EnterRule(_localctx, 52, RULE_type);
+		try {
+			State = 332;
+			ErrorHandler.Sync(this);
+			switch (TokenStream.LA(1)) {
+			case KW_TENSOR:
+			case TENSOR_TYPE:
+			case DIALECT_TYPE:
+			case BARE_ID:
+				EnterOuterAlt(_localctx, 1);
+				{
+				State = 330;
+				nonFunctionType();
+				}
+				break;
+			case T__5:
+				EnterOuterAlt(_localctx, 2);
+				{
+				State = 331;
+				functionType();
+				}
+				break;
+			default:
+				throw new NoViableAltException(this);
+			}
+		}
+		catch (RecognitionException re) {
+			_localctx.exception = re;
+			ErrorHandler.ReportError(this, re);
+			ErrorHandler.Recover(this, re);
+		}
+		finally {
+			ExitRule();
+		}
+		return _localctx;
+	}
+
+	public partial class NonFunctionTypeContext : ParserRuleContext {
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode TENSOR_TYPE() { return GetToken(AspIRParser.TENSOR_TYPE, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public TensorTypeContext tensorType() {
+			return GetRuleContext<TensorTypeContext>(0);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode BARE_ID() { return GetToken(AspIRParser.BARE_ID, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode DIALECT_TYPE() { return GetToken(AspIRParser.DIALECT_TYPE, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public DialectBodyContext dialectBody() {
+			return GetRuleContext<DialectBodyContext>(0);
+		}
+		public NonFunctionTypeContext(ParserRuleContext parent, int invokingState)
+			: base(parent, invokingState)
+		{
+		}
+		public override int RuleIndex { get { return RULE_nonFunctionType; } }
+	}
+
+	[RuleVersion(0)]
+	public NonFunctionTypeContext nonFunctionType() {
+		NonFunctionTypeContext _localctx = new NonFunctionTypeContext(Context, State);
+		EnterRule(_localctx, 54, RULE_nonFunctionType);
 		int _la;
 		try {
-			State = 333;
+			State = 341;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case TENSOR_TYPE:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 325;
+				State = 334;
 				Match(TENSOR_TYPE);
 				}
 				break;
 			case KW_TENSOR:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 326;
+				State = 335;
 				tensorType();
 				}
 				break;
-			case T__5:
+			case BARE_ID:
 				EnterOuterAlt(_localctx, 3);
 				{
-				State = 327;
-				functionType();
-				}
-				break;
-			case BARE_ID:
-				EnterOuterAlt(_localctx, 4);
-				{
-				State = 328;
+				State = 336;
 				Match(BARE_ID);
 				}
 				break;
 			case DIALECT_TYPE:
-				EnterOuterAlt(_localctx, 5);
+				EnterOuterAlt(_localctx, 4);
 				{
-				State = 329;
+				State = 337;
 				Match(DIALECT_TYPE);
-				State = 331;
+				State = 339;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if (_la==T__9) {
 					{
-					State = 330;
+					State = 338;
 					dialectBody();
 					}
 				}
@@ -1779,40 +1885,40 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public TensorTypeContext tensorType() {
 		TensorTypeContext _localctx = new TensorTypeContext(Context, State);
-		EnterRule(_localctx, 50, RULE_tensorType);
+		EnterRule(_localctx, 56, RULE_tensorType);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 335;
+			State = 343;
 			Match(KW_TENSOR);
-			State = 336;
+			State = 344;
 			Match(T__9);
-			State = 338;
+			State = 346;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==SHAPE) {
 				{
-				State = 337;
+				State = 345;
 				Match(SHAPE);
 				}
 			}
 
-			State = 340;
+			State = 348;
 			Match(BARE_ID);
-			State = 343;
+			State = 351;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__2) {
+			if (_la==T__3) {
 				{
-				State = 341;
-				Match(T__2);
-				State = 342;
+				State = 349;
+				Match(T__3);
+				State = 350;
 				attribute();
 				}
 			}
 
-			State = 345;
+			State = 353;
 			Match(T__10);
 			}
 		}
@@ -1845,28 +1951,28 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public FunctionTypeContext functionType() {
 		FunctionTypeContext _localctx = new FunctionTypeContext(Context, State);
-		EnterRule(_localctx, 52, RULE_functionType);
+		EnterRule(_localctx, 58, RULE_functionType);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 347;
+			State = 355;
 			Match(T__5);
-			State = 349;
+			State = 357;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 12901941312L) != 0)) {
 				{
-				State = 348;
+				State = 356;
 				typeList();
 				}
 			}
 
-			State = 351;
+			State = 359;
 			Match(T__6);
-			State = 352;
+			State = 360;
 			Match(ARROW);
-			State = 353;
+			State = 361;
 			resultTypes();
 			}
 		}
@@ -1882,8 +1988,8 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class ResultTypesContext : ParserRuleContext {
-		[System.Diagnostics.DebuggerNonUserCode] public TypeContext type() {
-			return GetRuleContext<TypeContext>(0);
+		[System.Diagnostics.DebuggerNonUserCode] public NonFunctionTypeContext nonFunctionType() {
+			return GetRuleContext<NonFunctionTypeContext>(0);
 		}
 		[System.Diagnostics.DebuggerNonUserCode] public TypeListContext typeList() {
 			return GetRuleContext<TypeListContext>(0);
@@ -1898,38 +2004,43 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public ResultTypesContext resultTypes() {
 		ResultTypesContext _localctx = new ResultTypesContext(Context, State);
-		EnterRule(_localctx, 54, RULE_resultTypes);
+		EnterRule(_localctx, 60, RULE_resultTypes);
 		int _la;
 		try {
-			State = 361;
+			State = 369;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,49,Context) ) {
-			case 1:
+			switch (TokenStream.LA(1)) {
+			case KW_TENSOR:
+			case TENSOR_TYPE:
+			case DIALECT_TYPE:
+			case BARE_ID:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 355;
-				type();
+				State = 363;
+				nonFunctionType();
 				}
 				break;
-			case 2:
+			case T__5:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 356;
+				State = 364;
 				Match(T__5);
-				State = 358;
+				State = 366;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 12901941312L) != 0)) {
 					{
-					State = 357;
+					State = 365;
 					typeList();
 					}
 				}
 
-				State = 360;
+				State = 368;
 				Match(T__6);
 				}
 				break;
+			default:
+				throw new NoViableAltException(this);
 			}
 		}
 		catch (RecognitionException re) {
@@ -1960,26 +2071,26 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public TypeListContext typeList() {
 		TypeListContext _localctx = new TypeListContext(Context, State);
-		EnterRule(_localctx, 56, RULE_typeList);
+		EnterRule(_localctx, 62, RULE_typeList);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 363;
+			State = 371;
 			type();
-			State = 368;
+			State = 376;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while (_la==T__2) {
+			while (_la==T__3) {
 				{
 				{
-				State = 364;
-				Match(T__2);
-				State = 365;
+				State = 372;
+				Match(T__3);
+				State = 373;
 				type();
 				}
 				}
-				State = 370;
+				State = 378;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
@@ -2013,40 +2124,40 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public AttrDictContext attrDict() {
 		AttrDictContext _localctx = new AttrDictContext(Context, State);
-		EnterRule(_localctx, 58, RULE_attrDict);
+		EnterRule(_localctx, 64, RULE_attrDict);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 371;
+			State = 379;
 			Match(T__0);
-			State = 380;
+			State = 388;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 25778069504L) != 0)) {
 				{
-				State = 372;
+				State = 380;
 				attrEntry();
-				State = 377;
+				State = 385;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				while (_la==T__2) {
+				while (_la==T__3) {
 					{
 					{
-					State = 373;
-					Match(T__2);
-					State = 374;
+					State = 381;
+					Match(T__3);
+					State = 382;
 					attrEntry();
 					}
 					}
-					State = 379;
+					State = 387;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
 				}
 				}
 			}
 
-			State = 382;
+			State = 390;
 			Match(T__1);
 			}
 		}
@@ -2078,21 +2189,21 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public AttrEntryContext attrEntry() {
 		AttrEntryContext _localctx = new AttrEntryContext(Context, State);
-		EnterRule(_localctx, 60, RULE_attrEntry);
+		EnterRule(_localctx, 66, RULE_attrEntry);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 384;
+			State = 392;
 			attrKey();
-			State = 387;
+			State = 395;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__3) {
+			if (_la==T__4) {
 				{
-				State = 385;
-				Match(T__3);
-				State = 386;
+				State = 393;
+				Match(T__4);
+				State = 394;
 				attribute();
 				}
 			}
@@ -2130,12 +2241,12 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public AttrKeyContext attrKey() {
 		AttrKeyContext _localctx = new AttrKeyContext(Context, State);
-		EnterRule(_localctx, 62, RULE_attrKey);
+		EnterRule(_localctx, 68, RULE_attrKey);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 389;
+			State = 397;
 			_la = TokenStream.LA(1);
 			if ( !((((_la) & ~0x3f) == 0 && ((1L << _la) & 25778069504L) != 0)) ) {
 			ErrorHandler.RecoverInline(this);
@@ -2245,26 +2356,26 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public AttributeContext attribute() {
 		AttributeContext _localctx = new AttributeContext(Context, State);
-		EnterRule(_localctx, 64, RULE_attribute);
+		EnterRule(_localctx, 70, RULE_attribute);
 		int _la;
 		try {
-			State = 432;
+			State = 440;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case INT:
 				_localctx = new IntAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 391;
+				State = 399;
 				Match(INT);
-				State = 394;
+				State = 402;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				if (_la==T__4) {
+				if (_la==T__2) {
 					{
-					State = 392;
-					Match(T__4);
-					State = 393;
+					State = 400;
+					Match(T__2);
+					State = 401;
 					type();
 					}
 				}
@@ -2275,16 +2386,16 @@ public partial class AspIRParser : Parser {
 				_localctx = new FloatAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 396;
+				State = 404;
 				Match(FLOAT);
-				State = 399;
+				State = 407;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				if (_la==T__4) {
+				if (_la==T__2) {
 					{
-					State = 397;
-					Match(T__4);
-					State = 398;
+					State = 405;
+					Match(T__2);
+					State = 406;
 					type();
 					}
 				}
@@ -2295,7 +2406,7 @@ public partial class AspIRParser : Parser {
 				_localctx = new StringAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 3);
 				{
-				State = 401;
+				State = 409;
 				Match(STRING);
 				}
 				break;
@@ -2303,7 +2414,7 @@ public partial class AspIRParser : Parser {
 				_localctx = new TrueAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 4);
 				{
-				State = 402;
+				State = 410;
 				Match(KW_TRUE);
 				}
 				break;
@@ -2311,7 +2422,7 @@ public partial class AspIRParser : Parser {
 				_localctx = new FalseAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 5);
 				{
-				State = 403;
+				State = 411;
 				Match(KW_FALSE);
 				}
 				break;
@@ -2319,7 +2430,7 @@ public partial class AspIRParser : Parser {
 				_localctx = new UnitAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 6);
 				{
-				State = 404;
+				State = 412;
 				Match(KW_UNIT);
 				}
 				break;
@@ -2327,35 +2438,35 @@ public partial class AspIRParser : Parser {
 				_localctx = new ArrayAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 7);
 				{
-				State = 405;
+				State = 413;
 				Match(T__7);
-				State = 414;
+				State = 422;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 33512227138L) != 0)) {
 					{
-					State = 406;
+					State = 414;
 					attribute();
-					State = 411;
+					State = 419;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
-					while (_la==T__2) {
+					while (_la==T__3) {
 						{
 						{
-						State = 407;
-						Match(T__2);
-						State = 408;
+						State = 415;
+						Match(T__3);
+						State = 416;
 						attribute();
 						}
 						}
-						State = 413;
+						State = 421;
 						ErrorHandler.Sync(this);
 						_la = TokenStream.LA(1);
 					}
 					}
 				}
 
-				State = 416;
+				State = 424;
 				Match(T__8);
 				}
 				break;
@@ -2363,7 +2474,7 @@ public partial class AspIRParser : Parser {
 				_localctx = new DictAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 8);
 				{
-				State = 417;
+				State = 425;
 				attrDict();
 				}
 				break;
@@ -2371,7 +2482,7 @@ public partial class AspIRParser : Parser {
 				_localctx = new SymbolAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 9);
 				{
-				State = 418;
+				State = 426;
 				Match(SYMBOL_ID);
 				}
 				break;
@@ -2379,25 +2490,25 @@ public partial class AspIRParser : Parser {
 				_localctx = new DenseAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 10);
 				{
-				State = 419;
+				State = 427;
 				Match(KW_DENSE);
-				State = 420;
+				State = 428;
 				Match(T__9);
-				State = 422;
+				State = 430;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 204472576L) != 0)) {
 					{
-					State = 421;
+					State = 429;
 					denseLiteral();
 					}
 				}
 
-				State = 424;
+				State = 432;
 				Match(T__10);
-				State = 425;
-				Match(T__4);
-				State = 426;
+				State = 433;
+				Match(T__2);
+				State = 434;
 				type();
 				}
 				break;
@@ -2405,14 +2516,14 @@ public partial class AspIRParser : Parser {
 				_localctx = new DialectAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 11);
 				{
-				State = 427;
+				State = 435;
 				Match(HASH_ID);
-				State = 429;
+				State = 437;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if (_la==T__9) {
 					{
-					State = 428;
+					State = 436;
 					dialectBody();
 					}
 				}
@@ -2427,7 +2538,7 @@ public partial class AspIRParser : Parser {
 				_localctx = new TypeAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 12);
 				{
-				State = 431;
+				State = 439;
 				type();
 				}
 				break;
@@ -2467,72 +2578,72 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public PositionalAttrContext positionalAttr() {
 		PositionalAttrContext _localctx = new PositionalAttrContext(Context, State);
-		EnterRule(_localctx, 66, RULE_positionalAttr);
+		EnterRule(_localctx, 72, RULE_positionalAttr);
 		int _la;
 		try {
-			State = 446;
+			State = 454;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case INT:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 434;
+				State = 442;
 				Match(INT);
 				}
 				break;
 			case FLOAT:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 435;
+				State = 443;
 				Match(FLOAT);
 				}
 				break;
 			case STRING:
 				EnterOuterAlt(_localctx, 3);
 				{
-				State = 436;
+				State = 444;
 				Match(STRING);
 				}
 				break;
 			case KW_TRUE:
 				EnterOuterAlt(_localctx, 4);
 				{
-				State = 437;
+				State = 445;
 				Match(KW_TRUE);
 				}
 				break;
 			case KW_FALSE:
 				EnterOuterAlt(_localctx, 5);
 				{
-				State = 438;
+				State = 446;
 				Match(KW_FALSE);
 				}
 				break;
 			case KW_DENSE:
 				EnterOuterAlt(_localctx, 6);
 				{
-				State = 439;
+				State = 447;
 				Match(KW_DENSE);
-				State = 440;
+				State = 448;
 				Match(T__9);
-				State = 442;
+				State = 450;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 204472576L) != 0)) {
 					{
-					State = 441;
+					State = 449;
 					denseLiteral();
 					}
 				}
 
-				State = 444;
+				State = 452;
 				Match(T__10);
 				}
 				break;
 			case SYMBOL_ID:
 				EnterOuterAlt(_localctx, 7);
 				{
-				State = 445;
+				State = 453;
 				Match(SYMBOL_ID);
 				}
 				break;
@@ -2571,10 +2682,10 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public DenseLiteralContext denseLiteral() {
 		DenseLiteralContext _localctx = new DenseLiteralContext(Context, State);
-		EnterRule(_localctx, 68, RULE_denseLiteral);
+		EnterRule(_localctx, 74, RULE_denseLiteral);
 		int _la;
 		try {
-			State = 461;
+			State = 469;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case KW_TRUE:
@@ -2583,42 +2694,42 @@ public partial class AspIRParser : Parser {
 			case INT:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 448;
+				State = 456;
 				denseScalar();
 				}
 				break;
 			case T__7:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 449;
+				State = 457;
 				Match(T__7);
-				State = 458;
+				State = 466;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 204472576L) != 0)) {
 					{
-					State = 450;
+					State = 458;
 					denseLiteral();
-					State = 455;
+					State = 463;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
-					while (_la==T__2) {
+					while (_la==T__3) {
 						{
 						{
-						State = 451;
-						Match(T__2);
-						State = 452;
+						State = 459;
+						Match(T__3);
+						State = 460;
 						denseLiteral();
 						}
 						}
-						State = 457;
+						State = 465;
 						ErrorHandler.Sync(this);
 						_la = TokenStream.LA(1);
 					}
 					}
 				}
 
-				State = 460;
+				State = 468;
 				Match(T__8);
 				}
 				break;
@@ -2652,12 +2763,12 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public DenseScalarContext denseScalar() {
 		DenseScalarContext _localctx = new DenseScalarContext(Context, State);
-		EnterRule(_localctx, 70, RULE_denseScalar);
+		EnterRule(_localctx, 76, RULE_denseScalar);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 463;
+			State = 471;
 			_la = TokenStream.LA(1);
 			if ( !((((_la) & ~0x3f) == 0 && ((1L << _la) & 204472320L) != 0)) ) {
 			ErrorHandler.RecoverInline(this);
@@ -2696,28 +2807,28 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public DialectBodyContext dialectBody() {
 		DialectBodyContext _localctx = new DialectBodyContext(Context, State);
-		EnterRule(_localctx, 72, RULE_dialectBody);
+		EnterRule(_localctx, 78, RULE_dialectBody);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 465;
+			State = 473;
 			Match(T__9);
-			State = 469;
+			State = 477;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 33805833594L) != 0)) {
 				{
 				{
-				State = 466;
+				State = 474;
 				dialectItem();
 				}
 				}
-				State = 471;
+				State = 479;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 472;
+			State = 480;
 			Match(T__10);
 			}
 		}
@@ -2767,47 +2878,24 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public DialectItemContext dialectItem() {
 		DialectItemContext _localctx = new DialectItemContext(Context, State);
-		EnterRule(_localctx, 74, RULE_dialectItem);
+		EnterRule(_localctx, 80, RULE_dialectItem);
 		int _la;
 		try {
-			State = 518;
+			State = 526;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case T__9:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 474;
+				State = 482;
 				dialectBody();
 				}
 				break;
 			case T__7:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 475;
-				Match(T__7);
-				State = 479;
-				ErrorHandler.Sync(this);
-				_la = TokenStream.LA(1);
-				while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 33805833594L) != 0)) {
-					{
-					{
-					State = 476;
-					dialectItem();
-					}
-					}
-					State = 481;
-					ErrorHandler.Sync(this);
-					_la = TokenStream.LA(1);
-				}
-				State = 482;
-				Match(T__8);
-				}
-				break;
-			case T__0:
-				EnterOuterAlt(_localctx, 3);
-				{
 				State = 483;
-				Match(T__0);
+				Match(T__7);
 				State = 487;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
@@ -2823,14 +2911,14 @@ public partial class AspIRParser : Parser {
 					_la = TokenStream.LA(1);
 				}
 				State = 490;
-				Match(T__1);
+				Match(T__8);
 				}
 				break;
-			case T__5:
-				EnterOuterAlt(_localctx, 4);
+			case T__0:
+				EnterOuterAlt(_localctx, 3);
 				{
 				State = 491;
-				Match(T__5);
+				Match(T__0);
 				State = 495;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
@@ -2846,139 +2934,162 @@ public partial class AspIRParser : Parser {
 					_la = TokenStream.LA(1);
 				}
 				State = 498;
+				Match(T__1);
+				}
+				break;
+			case T__5:
+				EnterOuterAlt(_localctx, 4);
+				{
+				State = 499;
+				Match(T__5);
+				State = 503;
+				ErrorHandler.Sync(this);
+				_la = TokenStream.LA(1);
+				while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 33805833594L) != 0)) {
+					{
+					{
+					State = 500;
+					dialectItem();
+					}
+					}
+					State = 505;
+					ErrorHandler.Sync(this);
+					_la = TokenStream.LA(1);
+				}
+				State = 506;
 				Match(T__6);
 				}
 				break;
 			case VALUE_ID:
 				EnterOuterAlt(_localctx, 5);
 				{
-				State = 499;
+				State = 507;
 				Match(VALUE_ID);
 				}
 				break;
 			case SYMBOL_ID:
 				EnterOuterAlt(_localctx, 6);
 				{
-				State = 500;
+				State = 508;
 				Match(SYMBOL_ID);
 				}
 				break;
 			case BARE_ID:
 				EnterOuterAlt(_localctx, 7);
 				{
-				State = 501;
+				State = 509;
 				Match(BARE_ID);
 				}
 				break;
 			case STRING:
 				EnterOuterAlt(_localctx, 8);
 				{
-				State = 502;
+				State = 510;
 				Match(STRING);
 				}
 				break;
 			case INT:
 				EnterOuterAlt(_localctx, 9);
 				{
-				State = 503;
+				State = 511;
 				Match(INT);
 				}
 				break;
 			case FLOAT:
 				EnterOuterAlt(_localctx, 10);
 				{
-				State = 504;
+				State = 512;
 				Match(FLOAT);
 				}
 				break;
 			case SHAPE:
 				EnterOuterAlt(_localctx, 11);
 				{
-				State = 505;
+				State = 513;
 				Match(SHAPE);
 				}
 				break;
 			case HASH_ID:
 				EnterOuterAlt(_localctx, 12);
 				{
-				State = 506;
+				State = 514;
 				Match(HASH_ID);
 				}
 				break;
 			case DIALECT_TYPE:
 				EnterOuterAlt(_localctx, 13);
 				{
-				State = 507;
+				State = 515;
 				Match(DIALECT_TYPE);
 				}
 				break;
-			case T__2:
+			case T__3:
 				EnterOuterAlt(_localctx, 14);
 				{
-				State = 508;
+				State = 516;
+				Match(T__3);
+				}
+				break;
+			case T__2:
+				EnterOuterAlt(_localctx, 15);
+				{
+				State = 517;
 				Match(T__2);
 				}
 				break;
 			case T__4:
-				EnterOuterAlt(_localctx, 15);
-				{
-				State = 509;
-				Match(T__4);
-				}
-				break;
-			case T__3:
 				EnterOuterAlt(_localctx, 16);
 				{
-				State = 510;
-				Match(T__3);
+				State = 518;
+				Match(T__4);
 				}
 				break;
 			case ARROW:
 				EnterOuterAlt(_localctx, 17);
 				{
-				State = 511;
+				State = 519;
 				Match(ARROW);
 				}
 				break;
 			case T__11:
 				EnterOuterAlt(_localctx, 18);
 				{
-				State = 512;
+				State = 520;
 				Match(T__11);
 				}
 				break;
 			case KW_TENSOR:
 				EnterOuterAlt(_localctx, 19);
 				{
-				State = 513;
+				State = 521;
 				Match(KW_TENSOR);
 				}
 				break;
 			case KW_DENSE:
 				EnterOuterAlt(_localctx, 20);
 				{
-				State = 514;
+				State = 522;
 				Match(KW_DENSE);
 				}
 				break;
 			case KW_TRUE:
 				EnterOuterAlt(_localctx, 21);
 				{
-				State = 515;
+				State = 523;
 				Match(KW_TRUE);
 				}
 				break;
 			case KW_FALSE:
 				EnterOuterAlt(_localctx, 22);
 				{
-				State = 516;
+				State = 524;
 				Match(KW_FALSE);
 				}
 				break;
 			case KW_UNIT:
 				EnterOuterAlt(_localctx, 23);
 				{
-				State = 517;
+				State = 525;
 				Match(KW_UNIT);
 				}
 				break;
@@ -2998,190 +3109,191 @@ public partial class AspIRParser : Parser {
 	}
 
 	private static int[] _serializedATN = {
-		4,1,37,521,2,0,7,0,2,1,7,1,2,2,7,2,2,3,7,3,2,4,7,4,2,5,7,5,2,6,7,6,2,7,
+		4,1,37,529,2,0,7,0,2,1,7,1,2,2,7,2,2,3,7,3,2,4,7,4,2,5,7,5,2,6,7,6,2,7,
 		7,7,2,8,7,8,2,9,7,9,2,10,7,10,2,11,7,11,2,12,7,12,2,13,7,13,2,14,7,14,
 		2,15,7,15,2,16,7,16,2,17,7,17,2,18,7,18,2,19,7,19,2,20,7,20,2,21,7,21,
 		2,22,7,22,2,23,7,23,2,24,7,24,2,25,7,25,2,26,7,26,2,27,7,27,2,28,7,28,
 		2,29,7,29,2,30,7,30,2,31,7,31,2,32,7,32,2,33,7,33,2,34,7,34,2,35,7,35,
-		2,36,7,36,2,37,7,37,1,0,5,0,78,8,0,10,0,12,0,81,9,0,1,0,1,0,1,1,1,1,3,
-		1,87,8,1,1,1,1,1,3,1,91,8,1,1,1,1,1,1,2,1,2,1,3,3,3,98,8,3,1,3,1,3,1,3,
-		1,3,1,3,1,3,3,3,106,8,3,1,4,1,4,1,4,5,4,111,8,4,10,4,12,4,114,9,4,1,4,
-		1,4,1,5,1,5,1,5,3,5,121,8,5,1,6,1,6,1,6,3,6,126,8,6,1,6,1,6,3,6,130,8,
-		6,1,6,3,6,133,8,6,1,6,3,6,136,8,6,1,6,1,6,1,6,1,7,1,7,1,7,1,7,5,7,145,
-		8,7,10,7,12,7,148,9,7,1,7,1,7,1,8,1,8,1,8,1,8,5,8,156,8,8,10,8,12,8,159,
-		9,8,1,8,1,8,1,9,1,9,3,9,165,8,9,1,9,1,9,3,9,169,8,9,1,9,1,9,1,10,1,10,
-		3,10,175,8,10,1,10,1,10,1,10,3,10,180,8,10,1,10,1,10,1,10,3,10,185,8,10,
-		1,10,1,10,3,10,189,8,10,1,10,3,10,192,8,10,1,11,1,11,1,11,5,11,197,8,11,
-		10,11,12,11,200,9,11,1,12,1,12,3,12,204,8,12,1,12,1,12,3,12,208,8,12,1,
-		13,1,13,1,13,1,13,1,13,5,13,215,8,13,10,13,12,13,218,9,13,3,13,220,8,13,
-		1,13,3,13,223,8,13,1,14,1,14,3,14,227,8,14,1,15,1,15,1,15,1,15,1,15,3,
-		15,234,8,15,1,16,1,16,1,16,1,16,3,16,240,8,16,1,16,1,16,3,16,244,8,16,
-		1,16,1,16,1,16,1,17,1,17,1,17,3,17,252,8,17,1,17,3,17,255,8,17,1,17,1,
-		17,3,17,259,8,17,1,18,1,18,3,18,263,8,18,1,18,1,18,1,18,1,18,1,18,1,18,
-		3,18,271,8,18,3,18,273,8,18,1,19,1,19,5,19,277,8,19,10,19,12,19,280,9,
-		19,1,19,5,19,283,8,19,10,19,12,19,286,9,19,1,19,1,19,1,20,1,20,3,20,292,
-		8,20,1,20,1,20,5,20,296,8,20,10,20,12,20,299,9,20,1,21,1,21,1,21,1,21,
-		5,21,305,8,21,10,21,12,21,308,9,21,3,21,310,8,21,1,21,1,21,1,22,1,22,1,
-		22,1,22,1,23,1,23,1,23,5,23,321,8,23,10,23,12,23,324,9,23,1,24,1,24,1,
-		24,1,24,1,24,1,24,3,24,332,8,24,3,24,334,8,24,1,25,1,25,1,25,3,25,339,
-		8,25,1,25,1,25,1,25,3,25,344,8,25,1,25,1,25,1,26,1,26,3,26,350,8,26,1,
-		26,1,26,1,26,1,26,1,27,1,27,1,27,3,27,359,8,27,1,27,3,27,362,8,27,1,28,
-		1,28,1,28,5,28,367,8,28,10,28,12,28,370,9,28,1,29,1,29,1,29,1,29,5,29,
-		376,8,29,10,29,12,29,379,9,29,3,29,381,8,29,1,29,1,29,1,30,1,30,1,30,3,
-		30,388,8,30,1,31,1,31,1,32,1,32,1,32,3,32,395,8,32,1,32,1,32,1,32,3,32,
-		400,8,32,1,32,1,32,1,32,1,32,1,32,1,32,1,32,1,32,5,32,410,8,32,10,32,12,
-		32,413,9,32,3,32,415,8,32,1,32,1,32,1,32,1,32,1,32,1,32,3,32,423,8,32,
-		1,32,1,32,1,32,1,32,1,32,3,32,430,8,32,1,32,3,32,433,8,32,1,33,1,33,1,
-		33,1,33,1,33,1,33,1,33,1,33,3,33,443,8,33,1,33,1,33,3,33,447,8,33,1,34,
-		1,34,1,34,1,34,1,34,5,34,454,8,34,10,34,12,34,457,9,34,3,34,459,8,34,1,
-		34,3,34,462,8,34,1,35,1,35,1,36,1,36,5,36,468,8,36,10,36,12,36,471,9,36,
-		1,36,1,36,1,37,1,37,1,37,5,37,478,8,37,10,37,12,37,481,9,37,1,37,1,37,
-		1,37,5,37,486,8,37,10,37,12,37,489,9,37,1,37,1,37,1,37,5,37,494,8,37,10,
-		37,12,37,497,9,37,1,37,1,37,1,37,1,37,1,37,1,37,1,37,1,37,1,37,1,37,1,
-		37,1,37,1,37,1,37,1,37,1,37,1,37,1,37,1,37,1,37,3,37,519,8,37,1,37,0,0,
-		38,0,2,4,6,8,10,12,14,16,18,20,22,24,26,28,30,32,34,36,38,40,42,44,46,
-		48,50,52,54,56,58,60,62,64,66,68,70,72,74,0,2,3,0,13,13,17,22,33,34,2,
-		0,20,21,26,27,597,0,79,1,0,0,0,2,84,1,0,0,0,4,94,1,0,0,0,6,97,1,0,0,0,
-		8,107,1,0,0,0,10,117,1,0,0,0,12,122,1,0,0,0,14,140,1,0,0,0,16,151,1,0,
-		0,0,18,162,1,0,0,0,20,172,1,0,0,0,22,193,1,0,0,0,24,203,1,0,0,0,26,222,
-		1,0,0,0,28,224,1,0,0,0,30,228,1,0,0,0,32,235,1,0,0,0,34,248,1,0,0,0,36,
-		272,1,0,0,0,38,274,1,0,0,0,40,289,1,0,0,0,42,300,1,0,0,0,44,313,1,0,0,
-		0,46,317,1,0,0,0,48,333,1,0,0,0,50,335,1,0,0,0,52,347,1,0,0,0,54,361,1,
-		0,0,0,56,363,1,0,0,0,58,371,1,0,0,0,60,384,1,0,0,0,62,389,1,0,0,0,64,432,
-		1,0,0,0,66,446,1,0,0,0,68,461,1,0,0,0,70,463,1,0,0,0,72,465,1,0,0,0,74,
-		518,1,0,0,0,76,78,3,6,3,0,77,76,1,0,0,0,78,81,1,0,0,0,79,77,1,0,0,0,79,
-		80,1,0,0,0,80,82,1,0,0,0,81,79,1,0,0,0,82,83,5,0,0,1,83,1,1,0,0,0,84,86,
-		5,13,0,0,85,87,5,30,0,0,86,85,1,0,0,0,86,87,1,0,0,0,87,90,1,0,0,0,88,89,
-		5,17,0,0,89,91,3,58,29,0,90,88,1,0,0,0,90,91,1,0,0,0,91,92,1,0,0,0,92,
-		93,5,1,0,0,93,3,1,0,0,0,94,95,5,2,0,0,95,5,1,0,0,0,96,98,3,8,4,0,97,96,
-		1,0,0,0,97,98,1,0,0,0,98,105,1,0,0,0,99,106,3,12,6,0,100,106,3,18,9,0,
-		101,106,3,20,10,0,102,106,3,30,15,0,103,106,3,32,16,0,104,106,3,34,17,
-		0,105,99,1,0,0,0,105,100,1,0,0,0,105,101,1,0,0,0,105,102,1,0,0,0,105,103,
-		1,0,0,0,105,104,1,0,0,0,106,7,1,0,0,0,107,112,3,10,5,0,108,109,5,3,0,0,
-		109,111,3,10,5,0,110,108,1,0,0,0,111,114,1,0,0,0,112,110,1,0,0,0,112,113,
-		1,0,0,0,113,115,1,0,0,0,114,112,1,0,0,0,115,116,5,4,0,0,116,9,1,0,0,0,
-		117,120,5,28,0,0,118,119,5,5,0,0,119,121,5,27,0,0,120,118,1,0,0,0,120,
-		121,1,0,0,0,121,11,1,0,0,0,122,123,5,34,0,0,123,125,5,6,0,0,124,126,3,
-		46,23,0,125,124,1,0,0,0,125,126,1,0,0,0,126,127,1,0,0,0,127,129,5,7,0,
-		0,128,130,3,14,7,0,129,128,1,0,0,0,129,130,1,0,0,0,130,132,1,0,0,0,131,
-		133,3,16,8,0,132,131,1,0,0,0,132,133,1,0,0,0,133,135,1,0,0,0,134,136,3,
-		58,29,0,135,134,1,0,0,0,135,136,1,0,0,0,136,137,1,0,0,0,137,138,5,5,0,
-		0,138,139,3,52,26,0,139,13,1,0,0,0,140,141,5,8,0,0,141,146,5,29,0,0,142,
-		143,5,3,0,0,143,145,5,29,0,0,144,142,1,0,0,0,145,148,1,0,0,0,146,144,1,
-		0,0,0,146,147,1,0,0,0,147,149,1,0,0,0,148,146,1,0,0,0,149,150,5,9,0,0,
-		150,15,1,0,0,0,151,152,5,6,0,0,152,157,3,38,19,0,153,154,5,3,0,0,154,156,
-		3,38,19,0,155,153,1,0,0,0,156,159,1,0,0,0,157,155,1,0,0,0,157,158,1,0,
-		0,0,158,160,1,0,0,0,159,157,1,0,0,0,160,161,5,7,0,0,161,17,1,0,0,0,162,
-		164,5,13,0,0,163,165,5,30,0,0,164,163,1,0,0,0,164,165,1,0,0,0,165,168,
-		1,0,0,0,166,167,5,17,0,0,167,169,3,58,29,0,168,166,1,0,0,0,168,169,1,0,
-		0,0,169,170,1,0,0,0,170,171,3,38,19,0,171,19,1,0,0,0,172,174,5,14,0,0,
-		173,175,5,33,0,0,174,173,1,0,0,0,174,175,1,0,0,0,175,176,1,0,0,0,176,177,
-		5,30,0,0,177,179,5,6,0,0,178,180,3,22,11,0,179,178,1,0,0,0,179,180,1,0,
-		0,0,180,181,1,0,0,0,181,184,5,7,0,0,182,183,5,23,0,0,183,185,3,26,13,0,
-		184,182,1,0,0,0,184,185,1,0,0,0,185,188,1,0,0,0,186,187,5,17,0,0,187,189,
-		3,58,29,0,188,186,1,0,0,0,188,189,1,0,0,0,189,191,1,0,0,0,190,192,3,38,
-		19,0,191,190,1,0,0,0,191,192,1,0,0,0,192,21,1,0,0,0,193,198,3,24,12,0,
-		194,195,5,3,0,0,195,197,3,24,12,0,196,194,1,0,0,0,197,200,1,0,0,0,198,
-		196,1,0,0,0,198,199,1,0,0,0,199,23,1,0,0,0,200,198,1,0,0,0,201,202,5,28,
-		0,0,202,204,5,5,0,0,203,201,1,0,0,0,203,204,1,0,0,0,204,205,1,0,0,0,205,
-		207,3,48,24,0,206,208,3,58,29,0,207,206,1,0,0,0,207,208,1,0,0,0,208,25,
-		1,0,0,0,209,223,3,48,24,0,210,219,5,6,0,0,211,216,3,28,14,0,212,213,5,
-		3,0,0,213,215,3,28,14,0,214,212,1,0,0,0,215,218,1,0,0,0,216,214,1,0,0,
-		0,216,217,1,0,0,0,217,220,1,0,0,0,218,216,1,0,0,0,219,211,1,0,0,0,219,
-		220,1,0,0,0,220,221,1,0,0,0,221,223,5,7,0,0,222,209,1,0,0,0,222,210,1,
-		0,0,0,223,27,1,0,0,0,224,226,3,48,24,0,225,227,3,58,29,0,226,225,1,0,0,
-		0,226,227,1,0,0,0,227,29,1,0,0,0,228,233,5,15,0,0,229,230,3,46,23,0,230,
-		231,5,5,0,0,231,232,3,56,28,0,232,234,1,0,0,0,233,229,1,0,0,0,233,234,
-		1,0,0,0,234,31,1,0,0,0,235,236,5,16,0,0,236,237,5,30,0,0,237,239,5,6,0,
-		0,238,240,3,46,23,0,239,238,1,0,0,0,239,240,1,0,0,0,240,241,1,0,0,0,241,
-		243,5,7,0,0,242,244,3,58,29,0,243,242,1,0,0,0,243,244,1,0,0,0,244,245,
-		1,0,0,0,245,246,5,5,0,0,246,247,3,52,26,0,247,33,1,0,0,0,248,251,5,33,
-		0,0,249,252,3,46,23,0,250,252,3,66,33,0,251,249,1,0,0,0,251,250,1,0,0,
-		0,251,252,1,0,0,0,252,254,1,0,0,0,253,255,3,58,29,0,254,253,1,0,0,0,254,
-		255,1,0,0,0,255,258,1,0,0,0,256,257,5,5,0,0,257,259,3,36,18,0,258,256,
-		1,0,0,0,258,259,1,0,0,0,259,35,1,0,0,0,260,262,5,6,0,0,261,263,3,56,28,
-		0,262,261,1,0,0,0,262,263,1,0,0,0,263,264,1,0,0,0,264,265,5,7,0,0,265,
-		266,5,23,0,0,266,273,3,54,27,0,267,270,3,48,24,0,268,269,5,23,0,0,269,
-		271,3,54,27,0,270,268,1,0,0,0,270,271,1,0,0,0,271,273,1,0,0,0,272,260,
-		1,0,0,0,272,267,1,0,0,0,273,37,1,0,0,0,274,278,5,1,0,0,275,277,3,6,3,0,
-		276,275,1,0,0,0,277,280,1,0,0,0,278,276,1,0,0,0,278,279,1,0,0,0,279,284,
-		1,0,0,0,280,278,1,0,0,0,281,283,3,40,20,0,282,281,1,0,0,0,283,286,1,0,
-		0,0,284,282,1,0,0,0,284,285,1,0,0,0,285,287,1,0,0,0,286,284,1,0,0,0,287,
-		288,5,2,0,0,288,39,1,0,0,0,289,291,5,29,0,0,290,292,3,42,21,0,291,290,
-		1,0,0,0,291,292,1,0,0,0,292,293,1,0,0,0,293,297,5,5,0,0,294,296,3,6,3,
-		0,295,294,1,0,0,0,296,299,1,0,0,0,297,295,1,0,0,0,297,298,1,0,0,0,298,
-		41,1,0,0,0,299,297,1,0,0,0,300,309,5,6,0,0,301,306,3,44,22,0,302,303,5,
-		3,0,0,303,305,3,44,22,0,304,302,1,0,0,0,305,308,1,0,0,0,306,304,1,0,0,
-		0,306,307,1,0,0,0,307,310,1,0,0,0,308,306,1,0,0,0,309,301,1,0,0,0,309,
-		310,1,0,0,0,310,311,1,0,0,0,311,312,5,7,0,0,312,43,1,0,0,0,313,314,5,28,
-		0,0,314,315,5,5,0,0,315,316,3,48,24,0,316,45,1,0,0,0,317,322,5,28,0,0,
-		318,319,5,3,0,0,319,321,5,28,0,0,320,318,1,0,0,0,321,324,1,0,0,0,322,320,
-		1,0,0,0,322,323,1,0,0,0,323,47,1,0,0,0,324,322,1,0,0,0,325,334,5,24,0,
-		0,326,334,3,50,25,0,327,334,3,52,26,0,328,334,5,33,0,0,329,331,5,32,0,
-		0,330,332,3,72,36,0,331,330,1,0,0,0,331,332,1,0,0,0,332,334,1,0,0,0,333,
-		325,1,0,0,0,333,326,1,0,0,0,333,327,1,0,0,0,333,328,1,0,0,0,333,329,1,
-		0,0,0,334,49,1,0,0,0,335,336,5,18,0,0,336,338,5,10,0,0,337,339,5,25,0,
-		0,338,337,1,0,0,0,338,339,1,0,0,0,339,340,1,0,0,0,340,343,5,33,0,0,341,
-		342,5,3,0,0,342,344,3,64,32,0,343,341,1,0,0,0,343,344,1,0,0,0,344,345,
-		1,0,0,0,345,346,5,11,0,0,346,51,1,0,0,0,347,349,5,6,0,0,348,350,3,56,28,
-		0,349,348,1,0,0,0,349,350,1,0,0,0,350,351,1,0,0,0,351,352,5,7,0,0,352,
-		353,5,23,0,0,353,354,3,54,27,0,354,53,1,0,0,0,355,362,3,48,24,0,356,358,
-		5,6,0,0,357,359,3,56,28,0,358,357,1,0,0,0,358,359,1,0,0,0,359,360,1,0,
-		0,0,360,362,5,7,0,0,361,355,1,0,0,0,361,356,1,0,0,0,362,55,1,0,0,0,363,
-		368,3,48,24,0,364,365,5,3,0,0,365,367,3,48,24,0,366,364,1,0,0,0,367,370,
-		1,0,0,0,368,366,1,0,0,0,368,369,1,0,0,0,369,57,1,0,0,0,370,368,1,0,0,0,
-		371,380,5,1,0,0,372,377,3,60,30,0,373,374,5,3,0,0,374,376,3,60,30,0,375,
-		373,1,0,0,0,376,379,1,0,0,0,377,375,1,0,0,0,377,378,1,0,0,0,378,381,1,
-		0,0,0,379,377,1,0,0,0,380,372,1,0,0,0,380,381,1,0,0,0,381,382,1,0,0,0,
-		382,383,5,2,0,0,383,59,1,0,0,0,384,387,3,62,31,0,385,386,5,4,0,0,386,388,
-		3,64,32,0,387,385,1,0,0,0,387,388,1,0,0,0,388,61,1,0,0,0,389,390,7,0,0,
-		0,390,63,1,0,0,0,391,394,5,27,0,0,392,393,5,5,0,0,393,395,3,48,24,0,394,
-		392,1,0,0,0,394,395,1,0,0,0,395,433,1,0,0,0,396,399,5,26,0,0,397,398,5,
-		5,0,0,398,400,3,48,24,0,399,397,1,0,0,0,399,400,1,0,0,0,400,433,1,0,0,
-		0,401,433,5,34,0,0,402,433,5,20,0,0,403,433,5,21,0,0,404,433,5,22,0,0,
-		405,414,5,8,0,0,406,411,3,64,32,0,407,408,5,3,0,0,408,410,3,64,32,0,409,
-		407,1,0,0,0,410,413,1,0,0,0,411,409,1,0,0,0,411,412,1,0,0,0,412,415,1,
-		0,0,0,413,411,1,0,0,0,414,406,1,0,0,0,414,415,1,0,0,0,415,416,1,0,0,0,
-		416,433,5,9,0,0,417,433,3,58,29,0,418,433,5,30,0,0,419,420,5,19,0,0,420,
-		422,5,10,0,0,421,423,3,68,34,0,422,421,1,0,0,0,422,423,1,0,0,0,423,424,
-		1,0,0,0,424,425,5,11,0,0,425,426,5,5,0,0,426,433,3,48,24,0,427,429,5,31,
-		0,0,428,430,3,72,36,0,429,428,1,0,0,0,429,430,1,0,0,0,430,433,1,0,0,0,
-		431,433,3,48,24,0,432,391,1,0,0,0,432,396,1,0,0,0,432,401,1,0,0,0,432,
-		402,1,0,0,0,432,403,1,0,0,0,432,404,1,0,0,0,432,405,1,0,0,0,432,417,1,
-		0,0,0,432,418,1,0,0,0,432,419,1,0,0,0,432,427,1,0,0,0,432,431,1,0,0,0,
-		433,65,1,0,0,0,434,447,5,27,0,0,435,447,5,26,0,0,436,447,5,34,0,0,437,
-		447,5,20,0,0,438,447,5,21,0,0,439,440,5,19,0,0,440,442,5,10,0,0,441,443,
-		3,68,34,0,442,441,1,0,0,0,442,443,1,0,0,0,443,444,1,0,0,0,444,447,5,11,
-		0,0,445,447,5,30,0,0,446,434,1,0,0,0,446,435,1,0,0,0,446,436,1,0,0,0,446,
-		437,1,0,0,0,446,438,1,0,0,0,446,439,1,0,0,0,446,445,1,0,0,0,447,67,1,0,
-		0,0,448,462,3,70,35,0,449,458,5,8,0,0,450,455,3,68,34,0,451,452,5,3,0,
-		0,452,454,3,68,34,0,453,451,1,0,0,0,454,457,1,0,0,0,455,453,1,0,0,0,455,
-		456,1,0,0,0,456,459,1,0,0,0,457,455,1,0,0,0,458,450,1,0,0,0,458,459,1,
-		0,0,0,459,460,1,0,0,0,460,462,5,9,0,0,461,448,1,0,0,0,461,449,1,0,0,0,
-		462,69,1,0,0,0,463,464,7,1,0,0,464,71,1,0,0,0,465,469,5,10,0,0,466,468,
-		3,74,37,0,467,466,1,0,0,0,468,471,1,0,0,0,469,467,1,0,0,0,469,470,1,0,
-		0,0,470,472,1,0,0,0,471,469,1,0,0,0,472,473,5,11,0,0,473,73,1,0,0,0,474,
-		519,3,72,36,0,475,479,5,8,0,0,476,478,3,74,37,0,477,476,1,0,0,0,478,481,
-		1,0,0,0,479,477,1,0,0,0,479,480,1,0,0,0,480,482,1,0,0,0,481,479,1,0,0,
-		0,482,519,5,9,0,0,483,487,5,1,0,0,484,486,3,74,37,0,485,484,1,0,0,0,486,
-		489,1,0,0,0,487,485,1,0,0,0,487,488,1,0,0,0,488,490,1,0,0,0,489,487,1,
-		0,0,0,490,519,5,2,0,0,491,495,5,6,0,0,492,494,3,74,37,0,493,492,1,0,0,
-		0,494,497,1,0,0,0,495,493,1,0,0,0,495,496,1,0,0,0,496,498,1,0,0,0,497,
-		495,1,0,0,0,498,519,5,7,0,0,499,519,5,28,0,0,500,519,5,30,0,0,501,519,
-		5,33,0,0,502,519,5,34,0,0,503,519,5,27,0,0,504,519,5,26,0,0,505,519,5,
-		25,0,0,506,519,5,31,0,0,507,519,5,32,0,0,508,519,5,3,0,0,509,519,5,5,0,
-		0,510,519,5,4,0,0,511,519,5,23,0,0,512,519,5,12,0,0,513,519,5,18,0,0,514,
-		519,5,19,0,0,515,519,5,20,0,0,516,519,5,21,0,0,517,519,5,22,0,0,518,474,
-		1,0,0,0,518,475,1,0,0,0,518,483,1,0,0,0,518,491,1,0,0,0,518,499,1,0,0,
-		0,518,500,1,0,0,0,518,501,1,0,0,0,518,502,1,0,0,0,518,503,1,0,0,0,518,
-		504,1,0,0,0,518,505,1,0,0,0,518,506,1,0,0,0,518,507,1,0,0,0,518,508,1,
-		0,0,0,518,509,1,0,0,0,518,510,1,0,0,0,518,511,1,0,0,0,518,512,1,0,0,0,
-		518,513,1,0,0,0,518,514,1,0,0,0,518,515,1,0,0,0,518,516,1,0,0,0,518,517,
-		1,0,0,0,519,75,1,0,0,0,71,79,86,90,97,105,112,120,125,129,132,135,146,
-		157,164,168,174,179,184,188,191,198,203,207,216,219,222,226,233,239,243,
-		251,254,258,262,270,272,278,284,291,297,306,309,322,331,333,338,343,349,
-		358,361,368,377,380,387,394,399,411,414,422,429,432,442,446,455,458,461,
-		469,479,487,495,518
+		2,36,7,36,2,37,7,37,2,38,7,38,2,39,7,39,2,40,7,40,1,0,5,0,84,8,0,10,0,
+		12,0,87,9,0,1,0,1,0,1,1,1,1,1,2,1,2,1,3,3,3,96,8,3,1,3,1,3,1,3,1,3,1,3,
+		1,3,3,3,104,8,3,1,4,1,4,1,4,3,4,109,8,4,1,4,1,4,1,4,1,4,3,4,115,8,4,5,
+		4,117,8,4,10,4,12,4,120,9,4,1,4,1,4,1,5,1,5,1,5,3,5,127,8,5,1,5,1,5,3,
+		5,131,8,5,1,5,3,5,134,8,5,1,5,3,5,137,8,5,1,5,1,5,1,5,1,6,1,6,1,6,1,6,
+		5,6,146,8,6,10,6,12,6,149,9,6,1,6,1,6,1,7,1,7,1,7,1,7,5,7,157,8,7,10,7,
+		12,7,160,9,7,1,7,1,7,1,8,1,8,1,8,1,9,1,9,3,9,169,8,9,1,9,1,9,3,9,173,8,
+		9,1,10,1,10,3,10,177,8,10,1,11,1,11,3,11,181,8,11,1,11,1,11,1,11,3,11,
+		186,8,11,1,11,1,11,1,11,3,11,191,8,11,1,11,1,11,3,11,195,8,11,1,12,1,12,
+		1,12,5,12,200,8,12,10,12,12,12,203,9,12,1,13,1,13,3,13,207,8,13,1,13,1,
+		13,3,13,211,8,13,1,14,1,14,1,14,1,14,1,14,5,14,218,8,14,10,14,12,14,221,
+		9,14,3,14,223,8,14,1,14,3,14,226,8,14,1,15,1,15,3,15,230,8,15,1,16,1,16,
+		1,16,1,16,1,16,3,16,237,8,16,1,17,1,17,1,17,1,17,3,17,243,8,17,1,17,1,
+		17,3,17,247,8,17,1,17,1,17,1,17,1,18,1,18,1,18,3,18,255,8,18,1,18,3,18,
+		258,8,18,1,18,1,18,3,18,262,8,18,1,19,1,19,3,19,266,8,19,1,19,1,19,1,19,
+		1,19,1,19,1,19,3,19,274,8,19,3,19,276,8,19,1,20,1,20,5,20,280,8,20,10,
+		20,12,20,283,9,20,1,20,5,20,286,8,20,10,20,12,20,289,9,20,1,20,1,20,1,
+		21,1,21,5,21,295,8,21,10,21,12,21,298,9,21,1,22,1,22,3,22,302,8,22,1,22,
+		1,22,1,23,1,23,1,23,1,23,5,23,310,8,23,10,23,12,23,313,9,23,3,23,315,8,
+		23,1,23,1,23,1,24,1,24,1,24,1,24,1,25,1,25,1,25,5,25,326,8,25,10,25,12,
+		25,329,9,25,1,26,1,26,3,26,333,8,26,1,27,1,27,1,27,1,27,1,27,3,27,340,
+		8,27,3,27,342,8,27,1,28,1,28,1,28,3,28,347,8,28,1,28,1,28,1,28,3,28,352,
+		8,28,1,28,1,28,1,29,1,29,3,29,358,8,29,1,29,1,29,1,29,1,29,1,30,1,30,1,
+		30,3,30,367,8,30,1,30,3,30,370,8,30,1,31,1,31,1,31,5,31,375,8,31,10,31,
+		12,31,378,9,31,1,32,1,32,1,32,1,32,5,32,384,8,32,10,32,12,32,387,9,32,
+		3,32,389,8,32,1,32,1,32,1,33,1,33,1,33,3,33,396,8,33,1,34,1,34,1,35,1,
+		35,1,35,3,35,403,8,35,1,35,1,35,1,35,3,35,408,8,35,1,35,1,35,1,35,1,35,
+		1,35,1,35,1,35,1,35,5,35,418,8,35,10,35,12,35,421,9,35,3,35,423,8,35,1,
+		35,1,35,1,35,1,35,1,35,1,35,3,35,431,8,35,1,35,1,35,1,35,1,35,1,35,3,35,
+		438,8,35,1,35,3,35,441,8,35,1,36,1,36,1,36,1,36,1,36,1,36,1,36,1,36,3,
+		36,451,8,36,1,36,1,36,3,36,455,8,36,1,37,1,37,1,37,1,37,1,37,5,37,462,
+		8,37,10,37,12,37,465,9,37,3,37,467,8,37,1,37,3,37,470,8,37,1,38,1,38,1,
+		39,1,39,5,39,476,8,39,10,39,12,39,479,9,39,1,39,1,39,1,40,1,40,1,40,5,
+		40,486,8,40,10,40,12,40,489,9,40,1,40,1,40,1,40,5,40,494,8,40,10,40,12,
+		40,497,9,40,1,40,1,40,1,40,5,40,502,8,40,10,40,12,40,505,9,40,1,40,1,40,
+		1,40,1,40,1,40,1,40,1,40,1,40,1,40,1,40,1,40,1,40,1,40,1,40,1,40,1,40,
+		1,40,1,40,1,40,1,40,3,40,527,8,40,1,40,0,0,41,0,2,4,6,8,10,12,14,16,18,
+		20,22,24,26,28,30,32,34,36,38,40,42,44,46,48,50,52,54,56,58,60,62,64,66,
+		68,70,72,74,76,78,80,0,2,3,0,13,13,17,22,33,34,2,0,20,21,26,27,601,0,85,
+		1,0,0,0,2,90,1,0,0,0,4,92,1,0,0,0,6,95,1,0,0,0,8,105,1,0,0,0,10,123,1,
+		0,0,0,12,141,1,0,0,0,14,152,1,0,0,0,16,163,1,0,0,0,18,166,1,0,0,0,20,174,
+		1,0,0,0,22,178,1,0,0,0,24,196,1,0,0,0,26,206,1,0,0,0,28,225,1,0,0,0,30,
+		227,1,0,0,0,32,231,1,0,0,0,34,238,1,0,0,0,36,251,1,0,0,0,38,275,1,0,0,
+		0,40,277,1,0,0,0,42,292,1,0,0,0,44,299,1,0,0,0,46,305,1,0,0,0,48,318,1,
+		0,0,0,50,322,1,0,0,0,52,332,1,0,0,0,54,341,1,0,0,0,56,343,1,0,0,0,58,355,
+		1,0,0,0,60,369,1,0,0,0,62,371,1,0,0,0,64,379,1,0,0,0,66,392,1,0,0,0,68,
+		397,1,0,0,0,70,440,1,0,0,0,72,454,1,0,0,0,74,469,1,0,0,0,76,471,1,0,0,
+		0,78,473,1,0,0,0,80,526,1,0,0,0,82,84,3,6,3,0,83,82,1,0,0,0,84,87,1,0,
+		0,0,85,83,1,0,0,0,85,86,1,0,0,0,86,88,1,0,0,0,87,85,1,0,0,0,88,89,5,0,
+		0,1,89,1,1,0,0,0,90,91,5,1,0,0,91,3,1,0,0,0,92,93,5,2,0,0,93,5,1,0,0,0,
+		94,96,3,8,4,0,95,94,1,0,0,0,95,96,1,0,0,0,96,103,1,0,0,0,97,104,3,10,5,
+		0,98,104,3,16,8,0,99,104,3,20,10,0,100,104,3,32,16,0,101,104,3,34,17,0,
+		102,104,3,36,18,0,103,97,1,0,0,0,103,98,1,0,0,0,103,99,1,0,0,0,103,100,
+		1,0,0,0,103,101,1,0,0,0,103,102,1,0,0,0,104,7,1,0,0,0,105,108,5,28,0,0,
+		106,107,5,3,0,0,107,109,5,27,0,0,108,106,1,0,0,0,108,109,1,0,0,0,109,118,
+		1,0,0,0,110,111,5,4,0,0,111,114,5,28,0,0,112,113,5,3,0,0,113,115,5,27,
+		0,0,114,112,1,0,0,0,114,115,1,0,0,0,115,117,1,0,0,0,116,110,1,0,0,0,117,
+		120,1,0,0,0,118,116,1,0,0,0,118,119,1,0,0,0,119,121,1,0,0,0,120,118,1,
+		0,0,0,121,122,5,5,0,0,122,9,1,0,0,0,123,124,5,34,0,0,124,126,5,6,0,0,125,
+		127,3,50,25,0,126,125,1,0,0,0,126,127,1,0,0,0,127,128,1,0,0,0,128,130,
+		5,7,0,0,129,131,3,12,6,0,130,129,1,0,0,0,130,131,1,0,0,0,131,133,1,0,0,
+		0,132,134,3,14,7,0,133,132,1,0,0,0,133,134,1,0,0,0,134,136,1,0,0,0,135,
+		137,3,64,32,0,136,135,1,0,0,0,136,137,1,0,0,0,137,138,1,0,0,0,138,139,
+		5,3,0,0,139,140,3,58,29,0,140,11,1,0,0,0,141,142,5,8,0,0,142,147,5,29,
+		0,0,143,144,5,4,0,0,144,146,5,29,0,0,145,143,1,0,0,0,146,149,1,0,0,0,147,
+		145,1,0,0,0,147,148,1,0,0,0,148,150,1,0,0,0,149,147,1,0,0,0,150,151,5,
+		9,0,0,151,13,1,0,0,0,152,153,5,6,0,0,153,158,3,40,20,0,154,155,5,4,0,0,
+		155,157,3,40,20,0,156,154,1,0,0,0,157,160,1,0,0,0,158,156,1,0,0,0,158,
+		159,1,0,0,0,159,161,1,0,0,0,160,158,1,0,0,0,161,162,5,7,0,0,162,15,1,0,
+		0,0,163,164,3,18,9,0,164,165,3,40,20,0,165,17,1,0,0,0,166,168,5,13,0,0,
+		167,169,5,30,0,0,168,167,1,0,0,0,168,169,1,0,0,0,169,172,1,0,0,0,170,171,
+		5,17,0,0,171,173,3,64,32,0,172,170,1,0,0,0,172,173,1,0,0,0,173,19,1,0,
+		0,0,174,176,3,22,11,0,175,177,3,40,20,0,176,175,1,0,0,0,176,177,1,0,0,
+		0,177,21,1,0,0,0,178,180,5,14,0,0,179,181,5,33,0,0,180,179,1,0,0,0,180,
+		181,1,0,0,0,181,182,1,0,0,0,182,183,5,30,0,0,183,185,5,6,0,0,184,186,3,
+		24,12,0,185,184,1,0,0,0,185,186,1,0,0,0,186,187,1,0,0,0,187,190,5,7,0,
+		0,188,189,5,23,0,0,189,191,3,28,14,0,190,188,1,0,0,0,190,191,1,0,0,0,191,
+		194,1,0,0,0,192,193,5,17,0,0,193,195,3,64,32,0,194,192,1,0,0,0,194,195,
+		1,0,0,0,195,23,1,0,0,0,196,201,3,26,13,0,197,198,5,4,0,0,198,200,3,26,
+		13,0,199,197,1,0,0,0,200,203,1,0,0,0,201,199,1,0,0,0,201,202,1,0,0,0,202,
+		25,1,0,0,0,203,201,1,0,0,0,204,205,5,28,0,0,205,207,5,3,0,0,206,204,1,
+		0,0,0,206,207,1,0,0,0,207,208,1,0,0,0,208,210,3,52,26,0,209,211,3,64,32,
+		0,210,209,1,0,0,0,210,211,1,0,0,0,211,27,1,0,0,0,212,226,3,54,27,0,213,
+		222,5,6,0,0,214,219,3,30,15,0,215,216,5,4,0,0,216,218,3,30,15,0,217,215,
+		1,0,0,0,218,221,1,0,0,0,219,217,1,0,0,0,219,220,1,0,0,0,220,223,1,0,0,
+		0,221,219,1,0,0,0,222,214,1,0,0,0,222,223,1,0,0,0,223,224,1,0,0,0,224,
+		226,5,7,0,0,225,212,1,0,0,0,225,213,1,0,0,0,226,29,1,0,0,0,227,229,3,52,
+		26,0,228,230,3,64,32,0,229,228,1,0,0,0,229,230,1,0,0,0,230,31,1,0,0,0,
+		231,236,5,15,0,0,232,233,3,50,25,0,233,234,5,3,0,0,234,235,3,62,31,0,235,
+		237,1,0,0,0,236,232,1,0,0,0,236,237,1,0,0,0,237,33,1,0,0,0,238,239,5,16,
+		0,0,239,240,5,30,0,0,240,242,5,6,0,0,241,243,3,50,25,0,242,241,1,0,0,0,
+		242,243,1,0,0,0,243,244,1,0,0,0,244,246,5,7,0,0,245,247,3,64,32,0,246,
+		245,1,0,0,0,246,247,1,0,0,0,247,248,1,0,0,0,248,249,5,3,0,0,249,250,3,
+		58,29,0,250,35,1,0,0,0,251,254,5,33,0,0,252,255,3,50,25,0,253,255,3,72,
+		36,0,254,252,1,0,0,0,254,253,1,0,0,0,254,255,1,0,0,0,255,257,1,0,0,0,256,
+		258,3,64,32,0,257,256,1,0,0,0,257,258,1,0,0,0,258,261,1,0,0,0,259,260,
+		5,3,0,0,260,262,3,38,19,0,261,259,1,0,0,0,261,262,1,0,0,0,262,37,1,0,0,
+		0,263,265,5,6,0,0,264,266,3,62,31,0,265,264,1,0,0,0,265,266,1,0,0,0,266,
+		267,1,0,0,0,267,268,5,7,0,0,268,269,5,23,0,0,269,276,3,60,30,0,270,273,
+		3,54,27,0,271,272,5,23,0,0,272,274,3,60,30,0,273,271,1,0,0,0,273,274,1,
+		0,0,0,274,276,1,0,0,0,275,263,1,0,0,0,275,270,1,0,0,0,276,39,1,0,0,0,277,
+		281,5,1,0,0,278,280,3,6,3,0,279,278,1,0,0,0,280,283,1,0,0,0,281,279,1,
+		0,0,0,281,282,1,0,0,0,282,287,1,0,0,0,283,281,1,0,0,0,284,286,3,42,21,
+		0,285,284,1,0,0,0,286,289,1,0,0,0,287,285,1,0,0,0,287,288,1,0,0,0,288,
+		290,1,0,0,0,289,287,1,0,0,0,290,291,5,2,0,0,291,41,1,0,0,0,292,296,3,44,
+		22,0,293,295,3,6,3,0,294,293,1,0,0,0,295,298,1,0,0,0,296,294,1,0,0,0,296,
+		297,1,0,0,0,297,43,1,0,0,0,298,296,1,0,0,0,299,301,5,29,0,0,300,302,3,
+		46,23,0,301,300,1,0,0,0,301,302,1,0,0,0,302,303,1,0,0,0,303,304,5,3,0,
+		0,304,45,1,0,0,0,305,314,5,6,0,0,306,311,3,48,24,0,307,308,5,4,0,0,308,
+		310,3,48,24,0,309,307,1,0,0,0,310,313,1,0,0,0,311,309,1,0,0,0,311,312,
+		1,0,0,0,312,315,1,0,0,0,313,311,1,0,0,0,314,306,1,0,0,0,314,315,1,0,0,
+		0,315,316,1,0,0,0,316,317,5,7,0,0,317,47,1,0,0,0,318,319,5,28,0,0,319,
+		320,5,3,0,0,320,321,3,52,26,0,321,49,1,0,0,0,322,327,5,28,0,0,323,324,
+		5,4,0,0,324,326,5,28,0,0,325,323,1,0,0,0,326,329,1,0,0,0,327,325,1,0,0,
+		0,327,328,1,0,0,0,328,51,1,0,0,0,329,327,1,0,0,0,330,333,3,54,27,0,331,
+		333,3,58,29,0,332,330,1,0,0,0,332,331,1,0,0,0,333,53,1,0,0,0,334,342,5,
+		24,0,0,335,342,3,56,28,0,336,342,5,33,0,0,337,339,5,32,0,0,338,340,3,78,
+		39,0,339,338,1,0,0,0,339,340,1,0,0,0,340,342,1,0,0,0,341,334,1,0,0,0,341,
+		335,1,0,0,0,341,336,1,0,0,0,341,337,1,0,0,0,342,55,1,0,0,0,343,344,5,18,
+		0,0,344,346,5,10,0,0,345,347,5,25,0,0,346,345,1,0,0,0,346,347,1,0,0,0,
+		347,348,1,0,0,0,348,351,5,33,0,0,349,350,5,4,0,0,350,352,3,70,35,0,351,
+		349,1,0,0,0,351,352,1,0,0,0,352,353,1,0,0,0,353,354,5,11,0,0,354,57,1,
+		0,0,0,355,357,5,6,0,0,356,358,3,62,31,0,357,356,1,0,0,0,357,358,1,0,0,
+		0,358,359,1,0,0,0,359,360,5,7,0,0,360,361,5,23,0,0,361,362,3,60,30,0,362,
+		59,1,0,0,0,363,370,3,54,27,0,364,366,5,6,0,0,365,367,3,62,31,0,366,365,
+		1,0,0,0,366,367,1,0,0,0,367,368,1,0,0,0,368,370,5,7,0,0,369,363,1,0,0,
+		0,369,364,1,0,0,0,370,61,1,0,0,0,371,376,3,52,26,0,372,373,5,4,0,0,373,
+		375,3,52,26,0,374,372,1,0,0,0,375,378,1,0,0,0,376,374,1,0,0,0,376,377,
+		1,0,0,0,377,63,1,0,0,0,378,376,1,0,0,0,379,388,5,1,0,0,380,385,3,66,33,
+		0,381,382,5,4,0,0,382,384,3,66,33,0,383,381,1,0,0,0,384,387,1,0,0,0,385,
+		383,1,0,0,0,385,386,1,0,0,0,386,389,1,0,0,0,387,385,1,0,0,0,388,380,1,
+		0,0,0,388,389,1,0,0,0,389,390,1,0,0,0,390,391,5,2,0,0,391,65,1,0,0,0,392,
+		395,3,68,34,0,393,394,5,5,0,0,394,396,3,70,35,0,395,393,1,0,0,0,395,396,
+		1,0,0,0,396,67,1,0,0,0,397,398,7,0,0,0,398,69,1,0,0,0,399,402,5,27,0,0,
+		400,401,5,3,0,0,401,403,3,52,26,0,402,400,1,0,0,0,402,403,1,0,0,0,403,
+		441,1,0,0,0,404,407,5,26,0,0,405,406,5,3,0,0,406,408,3,52,26,0,407,405,
+		1,0,0,0,407,408,1,0,0,0,408,441,1,0,0,0,409,441,5,34,0,0,410,441,5,20,
+		0,0,411,441,5,21,0,0,412,441,5,22,0,0,413,422,5,8,0,0,414,419,3,70,35,
+		0,415,416,5,4,0,0,416,418,3,70,35,0,417,415,1,0,0,0,418,421,1,0,0,0,419,
+		417,1,0,0,0,419,420,1,0,0,0,420,423,1,0,0,0,421,419,1,0,0,0,422,414,1,
+		0,0,0,422,423,1,0,0,0,423,424,1,0,0,0,424,441,5,9,0,0,425,441,3,64,32,
+		0,426,441,5,30,0,0,427,428,5,19,0,0,428,430,5,10,0,0,429,431,3,74,37,0,
+		430,429,1,0,0,0,430,431,1,0,0,0,431,432,1,0,0,0,432,433,5,11,0,0,433,434,
+		5,3,0,0,434,441,3,52,26,0,435,437,5,31,0,0,436,438,3,78,39,0,437,436,1,
+		0,0,0,437,438,1,0,0,0,438,441,1,0,0,0,439,441,3,52,26,0,440,399,1,0,0,
+		0,440,404,1,0,0,0,440,409,1,0,0,0,440,410,1,0,0,0,440,411,1,0,0,0,440,
+		412,1,0,0,0,440,413,1,0,0,0,440,425,1,0,0,0,440,426,1,0,0,0,440,427,1,
+		0,0,0,440,435,1,0,0,0,440,439,1,0,0,0,441,71,1,0,0,0,442,455,5,27,0,0,
+		443,455,5,26,0,0,444,455,5,34,0,0,445,455,5,20,0,0,446,455,5,21,0,0,447,
+		448,5,19,0,0,448,450,5,10,0,0,449,451,3,74,37,0,450,449,1,0,0,0,450,451,
+		1,0,0,0,451,452,1,0,0,0,452,455,5,11,0,0,453,455,5,30,0,0,454,442,1,0,
+		0,0,454,443,1,0,0,0,454,444,1,0,0,0,454,445,1,0,0,0,454,446,1,0,0,0,454,
+		447,1,0,0,0,454,453,1,0,0,0,455,73,1,0,0,0,456,470,3,76,38,0,457,466,5,
+		8,0,0,458,463,3,74,37,0,459,460,5,4,0,0,460,462,3,74,37,0,461,459,1,0,
+		0,0,462,465,1,0,0,0,463,461,1,0,0,0,463,464,1,0,0,0,464,467,1,0,0,0,465,
+		463,1,0,0,0,466,458,1,0,0,0,466,467,1,0,0,0,467,468,1,0,0,0,468,470,5,
+		9,0,0,469,456,1,0,0,0,469,457,1,0,0,0,470,75,1,0,0,0,471,472,7,1,0,0,472,
+		77,1,0,0,0,473,477,5,10,0,0,474,476,3,80,40,0,475,474,1,0,0,0,476,479,
+		1,0,0,0,477,475,1,0,0,0,477,478,1,0,0,0,478,480,1,0,0,0,479,477,1,0,0,
+		0,480,481,5,11,0,0,481,79,1,0,0,0,482,527,3,78,39,0,483,487,5,8,0,0,484,
+		486,3,80,40,0,485,484,1,0,0,0,486,489,1,0,0,0,487,485,1,0,0,0,487,488,
+		1,0,0,0,488,490,1,0,0,0,489,487,1,0,0,0,490,527,5,9,0,0,491,495,5,1,0,
+		0,492,494,3,80,40,0,493,492,1,0,0,0,494,497,1,0,0,0,495,493,1,0,0,0,495,
+		496,1,0,0,0,496,498,1,0,0,0,497,495,1,0,0,0,498,527,5,2,0,0,499,503,5,
+		6,0,0,500,502,3,80,40,0,501,500,1,0,0,0,502,505,1,0,0,0,503,501,1,0,0,
+		0,503,504,1,0,0,0,504,506,1,0,0,0,505,503,1,0,0,0,506,527,5,7,0,0,507,
+		527,5,28,0,0,508,527,5,30,0,0,509,527,5,33,0,0,510,527,5,34,0,0,511,527,
+		5,27,0,0,512,527,5,26,0,0,513,527,5,25,0,0,514,527,5,31,0,0,515,527,5,
+		32,0,0,516,527,5,4,0,0,517,527,5,3,0,0,518,527,5,5,0,0,519,527,5,23,0,
+		0,520,527,5,12,0,0,521,527,5,18,0,0,522,527,5,19,0,0,523,527,5,20,0,0,
+		524,527,5,21,0,0,525,527,5,22,0,0,526,482,1,0,0,0,526,483,1,0,0,0,526,
+		491,1,0,0,0,526,499,1,0,0,0,526,507,1,0,0,0,526,508,1,0,0,0,526,509,1,
+		0,0,0,526,510,1,0,0,0,526,511,1,0,0,0,526,512,1,0,0,0,526,513,1,0,0,0,
+		526,514,1,0,0,0,526,515,1,0,0,0,526,516,1,0,0,0,526,517,1,0,0,0,526,518,
+		1,0,0,0,526,519,1,0,0,0,526,520,1,0,0,0,526,521,1,0,0,0,526,522,1,0,0,
+		0,526,523,1,0,0,0,526,524,1,0,0,0,526,525,1,0,0,0,527,81,1,0,0,0,71,85,
+		95,103,108,114,118,126,130,133,136,147,158,168,172,176,180,185,190,194,
+		201,206,210,219,222,225,229,236,242,246,254,257,261,265,273,275,281,287,
+		296,301,311,314,327,332,339,341,346,351,357,366,369,376,385,388,395,402,
+		407,419,422,430,437,440,450,454,463,466,469,477,487,495,503,526
 	};
 
 	public static readonly ATN _ATN =

@@ -68,7 +68,7 @@ internal static class OptTool
             : new List<SplitInput.Chunk> { new(text, 0) };
         bool verifyDiagnostics = cl.GetFlag("verify-diagnostics");
         bool generic = cl.GetFlag("print-generic");
-        var outputs = new List<string>();
+        var outputs = new List<Operation>();
         bool failed = false;
         var timing = cl.GetFlag("timing") ? new PhaseTimer() : null;
 
@@ -101,13 +101,21 @@ internal static class OptTool
                 ToolIO.PrintDiagnostics(diag, Console.Error);
                 failed |= diag.HasErrors;
             }
-            if (module is not null && !diag.HasErrors) outputs.Add(timing.Time("print", () => Printer.Print(module, generic)));
+            if (module is not null && !diag.HasErrors) outputs.Add(module);
         }
 
-        var output = string.Join(SplitInput.Separator + "\n", outputs);
         var outPath = cl.Get("o")!;
         if (failed && outPath != "-") return 1;   // never leave a partial output file
-        if (!timing.Time("write", () => ToolIO.WriteOutput(Tool, outPath, output))) return 1;
+        bool written = timing.Time("print", () => ToolIO.WriteOutput(Tool, outPath, w =>
+        {
+            for (int i = 0; i < outputs.Count; i++)
+            {
+                if (i > 0) w.Write(SplitInput.Separator + "\n");
+                Printer.Print(outputs[i], w, generic);
+            }
+            return true;
+        }));
+        if (!written) return 1;
         timing?.Report(Console.Error);
         return failed ? 1 : 0;
     }

@@ -21,18 +21,17 @@ public static class ToolIO
     }
 
     /// <summary>
-    /// Writes <paramref name="text"/> to <paramref name="path"/> ("-" is standard output) atomically:
-    /// to a temporary file beside it, then renamed over it, so a failed run never leaves a partial file.
+    /// Streams output made by <paramref name="write"/> to <paramref name="path"/> ("-" is standard output)
+    /// atomically: into a temporary file beside it, renamed over it only when <paramref name="write"/>
+    /// returns true, so a failed run never leaves a partial file.
     /// </summary>
-    public static bool WriteOutput(string tool, string path, string text)
+    public static bool WriteOutput(string tool, string path, Func<TextWriter, bool> write)
     {
+        var utf8 = new UTF8Encoding(false);
         if (path == "-")
         {
-            var stdout = Console.OpenStandardOutput();
-            var bytes = new UTF8Encoding(false).GetBytes(text);
-            stdout.Write(bytes, 0, bytes.Length);
-            stdout.Flush();
-            return true;
+            using var stdout = new StreamWriter(Console.OpenStandardOutput(), utf8, 1 << 16);
+            return write(stdout);
         }
         string? tmp = null;
         try
@@ -41,14 +40,17 @@ public static class ToolIO
             if (File.Exists(full) && (File.GetAttributes(full) & FileAttributes.Device) != 0 || full.StartsWith("/dev/", StringComparison.Ordinal))
             {
                 // A device or pipe (/dev/null, /dev/stdout): there is nothing to replace atomically.
-                using var stream = new FileStream(full, FileMode.Open, FileAccess.Write);
-                var bytes = new UTF8Encoding(false).GetBytes(text);
-                stream.Write(bytes, 0, bytes.Length);
-                return true;
+                using var device = new StreamWriter(new FileStream(full, FileMode.Open, FileAccess.Write), utf8, 1 << 16);
+                return write(device);
             }
-            var dir = Path.GetDirectoryName(full)!;
-            tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-            File.WriteAllText(tmp, text, new UTF8Encoding(false));
+            tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+            bool ok;
+            using (var file = new StreamWriter(tmp, false, utf8, 1 << 16)) ok = write(file);
+            if (!ok)
+            {
+                File.Delete(tmp);
+                return false;
+            }
             File.Move(tmp, full, overwrite: true);
             return true;
         }
