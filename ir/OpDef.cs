@@ -79,6 +79,15 @@ public sealed class OpDef
     /// <summary>Folds the op given the constant values of its operands (null where not constant).</summary>
     public Func<Operation, Attribute?[], FoldResult?>? Fold { get; init; }
 
+    /// <summary>
+    /// The reverse-mode gradient rule: given the gradients of the op's results (null where a
+    /// result does not reach the loss), it builds, at <see cref="GradientContext.Builder"/>'s
+    /// insertion point, ops computing the gradient of each operand, and returns them (null for
+    /// an operand that is not differentiable, such as token ids and labels). Absent when the
+    /// op has no gradient; autodiff then reports the op.
+    /// </summary>
+    public Func<GradientContext, Value?[]>? Gradient { get; init; }
+
     /// <summary>Rewrites that canonicalize build new ops for (folds cover the rest).</summary>
     public RewritePattern[] CanonicalizationPatterns { get; init; } = Array.Empty<RewritePattern>();
 
