@@ -9,8 +9,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out="$root/bench/out"
 mkdir -p "$out"
-command -v mlir-opt-16 >/dev/null || { echo "mlir-opt-16 missing: apt-get install mlir-16-tools" >&2; exit 1; }
-dotnet build "$root/tools/autosp-opt/autosp-opt.csproj" -c Release -nologo -v quiet >/dev/null
+if ! command -v mlir-opt-16 >/dev/null; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mlir-16-tools >/dev/null
+fi
+"$root/bin/setup"
 python3 "$here/gen.py" --ops "$ops" --form aspir -o "$out/pp.aspir"
 python3 "$here/gen.py" --ops "$ops" --form generic -o "$out/pp.generic.aspir"
 python3 "$here/gen.py" --ops "$ops" --form mlir -o "$out/pp.mlir"
@@ -33,6 +36,8 @@ mlir-opt-16 --allow-unregistered-dialect "$out/pp.mlir" -o /dev/null
 t_custom=$(best $opt "$out/pp.aspir" -o /dev/null)
 t_generic=$(best $opt "$out/pp.generic.aspir" --print-generic -o /dev/null)
 t_mlir=$(best mlir-opt-16 --allow-unregistered-dialect --mlir-print-op-generic "$out/pp.mlir" -o /dev/null)
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%Y-%m-%d)"
+echo "ops: $ops ($(du -h "$out/pp.aspir" | cut -f1) custom form, $(du -h "$out/pp.mlir" | cut -f1) MLIR generic form)"
 python3 - "$ops" "$t_custom" "$t_generic" "$t_mlir" <<'PY'
 import sys
 ops = int(sys.argv[1]); tc, tg, tm = map(float, sys.argv[2:])

@@ -1,0 +1,180 @@
+using System.Globalization;
+using AutoSpIR.Dialects;
+using AutoSpIR.Dialects.Func;
+using AutoSpIR.Grammar;
+using AutoSpIR.Runtime;
+using AutoSpIR.Tools;
+
+// autosp-run: run a function of an .aspir program on the reference interpreter, with
+// parameters and inputs from safetensors files, and write its results to one.
+return ToolIO.Guard("autosp-run", () => RunTool.Run(args));
+
+internal static class RunTool
+{
+    private const string Tool = "autosp-run";
+
+    public static int Run(string[] args)
+    {
+        var cl = new CommandLine(Tool,
+            "autosp-run FILE.aspir --params W.safetensors --inputs X.safetensors --out OUT.safetensors [--entry @func] [--report]");
+        cl.Value("params", "parameters, by the Hugging Face names in the arguments' aspir.param");
+        cl.Value("inputs", "inputs, by the names in the arguments' aspir.name (input_ids, labels: int64 as Hugging Face stores them)");
+        cl.Value("out", "where to write the results: 'loss' and, for a joint program, 'grad.<param name>'");
+        cl.Value("entry", "the function to run (default: the module's only function, else @train_step)");
+        cl.Flag("report", "print the run time and the peak bytes live (measured by the interpreter's allocator)");
+        if (!cl.Parse(args, out var argError))
+        {
+            Console.Error.WriteLine(argError);
+            return 1;
+        }
+        if (cl.GetFlag("help"))
+        {
+            Console.Write(cl.HelpText());
+            return 0;
+        }
+        if (cl.Positional.Count != 1)
+        {
+            Console.Error.WriteLine($"{Tool}: error: expected one program file, got {cl.Positional.Count} (see {Tool} --help)");
+            return 1;
+        }
+        var path = cl.Positional[0];
+        var text = ToolIO.ReadInput(Tool, path);
+        if (text is null) return 1;
+
+        var ctx = AllDialects.NewContext();
+        var diag = new DiagnosticEngine();
+        var module = AspIRParserDriver.ParseAndVerify(text, path == "-" ? "<stdin>" : path, ctx, diag);
+        ToolIO.PrintDiagnostics(diag, Console.Error);
+        if (module is null) return 1;
+
+        var func = FindEntry(module, cl.Get("entry"), out var entryError);
+        if (func is null)
+        {
+            Console.Error.WriteLine($"{Tool}: error: {entryError}");
+            return 1;
+        }
+
+        try
+        {
+            var paramFile = cl.Get("params") is { } pp ? SafetensorsFile.Read(pp) : null;
+            var inputFile = cl.Get("inputs") is { } ip ? SafetensorsFile.Read(ip) : null;
+            var arguments = LoadArguments(func, paramFile, inputFile);
+            var result = Interpreter.Run(func, arguments);
+            var outputs = NameResults(func, result.Results);
+            if (cl.Get("out") is { } outPath) SafetensorsFile.Write(outPath, outputs);
+            else if (!cl.GetFlag("report"))
+                Console.Error.WriteLine($"{Tool}: warning: no --out given; the results are not written");
+            if (cl.GetFlag("report")) Report(func, result, outputs);
+            return 0;
+        }
+        catch (SafetensorsException e)
+        {
+            Console.Error.WriteLine($"{Tool}: error: {e.Message}");
+        }
+        catch (RuntimeErrorException e)
+        {
+            Console.Error.WriteLine($"{e.Location}: error: {e.Message}");
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"{Tool}: error: {e.Message}");
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"{Tool}: error: {e.Message}");
+        }
+        return 1;
+    }
+
+    private static Operation? FindEntry(Operation module, string? requested, out string error)
+    {
+        var funcs = module.Region(0).Ops.Where(o => o.Name == "func.func" && !o.Region(0).IsEmpty).ToList();
+        error = "";
+        if (requested is not null)
+        {
+            var name = requested.TrimStart('@');
+            var f = funcs.FirstOrDefault(o => FuncDialect.SymName(o) == name);
+            if (f is null) error = $"no function '@{name}' in the program (it has {string.Join(", ", funcs.Select(o => "@" + FuncDialect.SymName(o)))})";
+            return f;
+        }
+        if (funcs.Count == 1) return funcs[0];
+        var train = funcs.FirstOrDefault(o => FuncDialect.SymName(o) == "train_step");
+        if (train is null) error = $"the program has {funcs.Count} functions; choose one with --entry";
+        return train;
+    }
+
+    /// <summary>Each argument comes from the parameter file (aspir.param) or the input file (aspir.name).</summary>
+    private static List<HostTensor> LoadArguments(Operation func, SafetensorsFile? paramFile, SafetensorsFile? inputFile)
+    {
+        var sig = FuncDialect.Signature(func);
+        var args = new List<HostTensor>();
+        for (int i = 0; i < sig.Inputs.Count; i++)
+        {
+            var attrs = FuncDialect.ArgAttrs(func, i);
+            if (sig.Inputs[i] is not TensorType type || !type.IsStatic)
+                throw new ArgumentException($"argument #{i} has type {sig.Inputs[i]}; only tensors of static shape can be loaded");
+            if (attrs.Get("aspir.param") is StringAttr param)
+                args.Add(Load(paramFile, "--params", param.Value, type, i));
+            else if (attrs.Get("aspir.name") is StringAttr name)
+                args.Add(Load(inputFile, "--inputs", name.Value, type, i));
+            else
+                throw new ArgumentException($"argument #{i} of @{FuncDialect.SymName(func)} has neither aspir.param nor aspir.name, so nothing says where its value comes from");
+        }
+        return args;
+    }
+
+    private static HostTensor Load(SafetensorsFile? file, string flag, string name, TensorType type, int index)
+    {
+        if (file is null) throw new ArgumentException($"argument #{index} ('{name}') needs {flag} FILE.safetensors");
+        if (type.Element.IsInteger && file.TryGetValue(name, out var stored) && stored.Dtype != SafetensorsFile.DtypeOf(type.Element)
+            && stored.Dtype is "I64" or "I32" or "I8")
+        {
+            // Token ids and labels: Hugging Face stores int64; the program may take another integer type.
+            var asStored = SafetensorsFile.ToHostTensor(stored, type.Element.Kind == ScalarKind.I64 ? type : WithElement(type, stored.Dtype), name, file.Path);
+            var converted = new HostTensor(type);
+            long limit = type.Element.BitWidth >= 64 ? long.MaxValue : (1L << (type.Element.BitWidth - 1)) - 1;
+            for (long k = 0; k < converted.Count; k++)
+            {
+                long v = asStored.Ints![k];
+                if (v > limit || v < -limit - 1)
+                    throw new SafetensorsException(file.Path, $"tensor '{name}' holds {v}, which does not fit the program's {type.Element}");
+                converted.Ints![k] = v;
+            }
+            return converted;
+        }
+        return file.Load(name, type);
+    }
+
+    private static TensorType WithElement(TensorType t, string dtype)
+    {
+        var ctx = new Context();
+        var element = dtype switch { "I64" => ctx.I64, "I32" => ctx.I32, _ => ctx.I8 };
+        return ctx.Tensor(t.Shape, element);
+    }
+
+    /// <summary>Results are named by res_attrs: aspir.name ("loss") or aspir.grad (written as "grad.NAME").</summary>
+    private static List<(string Name, HostTensor T)> NameResults(Operation func, HostTensor[] results)
+    {
+        var resAttrs = func.GetAttr("res_attrs") as ArrayAttr;
+        var named = new List<(string, HostTensor)>();
+        for (int i = 0; i < results.Length; i++)
+        {
+            var d = resAttrs is not null && i < resAttrs.Count ? resAttrs[i] as DictionaryAttr : null;
+            string name = d?.Get("aspir.grad") is StringAttr g ? "grad." + g.Value
+                : d?.Get("aspir.name") is StringAttr n ? n.Value
+                : results.Length == 1 && results[i].Type.Rank == 0 ? "loss"
+                : $"result.{i}";
+            named.Add((name, results[i]));
+        }
+        return named;
+    }
+
+    private static void Report(Operation func, RunResult result, List<(string Name, HostTensor T)> outputs)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        Console.WriteLine($"@{FuncDialect.SymName(func)}: {result.Elapsed.TotalMilliseconds.ToString("F1", ci)} ms, " +
+                          $"peak memory {result.PeakBytes.ToString("N0", ci)} bytes ({(result.PeakBytes / 1048576.0).ToString("F2", ci)} MiB)");
+        foreach (var (name, t) in outputs.Where(o => o.T.Type.Rank == 0))
+            Console.WriteLine($"  {name} = {t.Get(0).ToString("R", ci)}");
+    }
+}
