@@ -129,7 +129,7 @@ dialectBody : '<' dialectItem* '>' ;
 dialectItem
     : dialectBody
     | '[' dialectItem* ']' | '{' dialectItem* '}' | '(' dialectItem* ')'
-    | VALUE_ID | SYMBOL_ID | BARE_ID | STRING | INT | FLOAT | SHAPE | HASH_ID | DIALECT_TYPE
+    | VALUE_ID | SYMBOL_ID | BARE_ID | STRING | INT | FLOAT | SHAPE | HASH_ID | DIALECT_TYPE | TENSOR_TYPE
     | ',' | ':' | '=' | ARROW | '?' | KW_TENSOR | KW_DENSE | KW_TRUE | KW_FALSE | KW_UNIT
     ;
 

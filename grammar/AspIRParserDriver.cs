@@ -278,6 +278,8 @@ public static class AspIRParserDriver
             AspIRLexer.INT => "an integer",
             AspIRLexer.FLOAT => "a number",
             AspIRLexer.SHAPE => "a shape (4x8x)",
+            AspIRLexer.TENSOR_TYPE => "a tensor type",
+            AspIRLexer.ARROW => "'->'",
             _ => vocab.GetLiteralName(tokenType) ?? vocab.GetDisplayName(tokenType),
         };
 

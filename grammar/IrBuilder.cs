@@ -95,7 +95,9 @@ internal sealed class IrBuilder
         var text = node.Symbol.Text;
         int hash = text.IndexOf('#');
         var nameSpan = hash < 0 ? text.AsSpan(1) : text.AsSpan(1, hash - 1);
-        int index = hash < 0 ? -1 : int.Parse(text.AsSpan(hash + 1), CultureInfo.InvariantCulture);
+        int index = -1;
+        if (hash >= 0 && !int.TryParse(text.AsSpan(hash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out index))
+            throw Fail(Loc(node), $"result number in '{text}' is too large");
         for (var s = _scope; s is not null; s = s.Parent)
         {
             if (s.Names.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(nameSpan, out var def))

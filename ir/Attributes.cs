@@ -68,8 +68,10 @@ public sealed class FloatAttr : Attribute
         sb.Append(FormatFloat(Value, Type));
         if (Type.Kind != ScalarKind.F64) sb.Append(" : ").Append(Type.Name);
     }
-    public override bool Equals(Attribute? o) => o is FloatAttr f && f.Value.Equals(Value) && f.Type == Type;
-    public override int GetHashCode() => HashCode.Combine(2, Value, Type);
+    // Bit patterns, not ==: 0.0 and -0.0 are different constants (1/x tells them apart).
+    public override bool Equals(Attribute? o) =>
+        o is FloatAttr f && BitConverter.DoubleToInt64Bits(f.Value) == BitConverter.DoubleToInt64Bits(Value) && f.Type == Type;
+    public override int GetHashCode() => HashCode.Combine(2, BitConverter.DoubleToInt64Bits(Value), Type);
 }
 
 /// <summary><c>"text"</c>.</summary>
@@ -343,7 +345,8 @@ public sealed class DenseElementsAttr : Attribute
     public override bool Equals(Attribute? o) =>
         o is DenseElementsAttr d && ReferenceEquals(d.Type, Type)
         && (_floats is not null
-            ? d._floats is not null && d._floats.AsSpan().SequenceEqual(_floats)
+            ? d._floats is not null && System.Runtime.InteropServices.MemoryMarshal.AsBytes(d._floats.AsSpan())
+                  .SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_floats.AsSpan()))   // bits: -0.0 != 0.0
             : d._ints is not null && d._ints.AsSpan().SequenceEqual(_ints!));
 
     public override int GetHashCode()
@@ -351,7 +354,7 @@ public sealed class DenseElementsAttr : Attribute
         var h = new HashCode();
         h.Add(10);
         h.Add(Type);
-        if (_floats is not null) foreach (var f in _floats) h.Add(f);
+        if (_floats is not null) foreach (var f in _floats) h.Add(BitConverter.DoubleToInt64Bits(f));
         else foreach (var v in _ints!) h.Add(v);
         return h.ToHashCode();
     }

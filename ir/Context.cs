@@ -130,10 +130,20 @@ public sealed class Context
         _ => v,
     };
 
+    /// <summary>
+    /// Rounds to the nearest bf16 (ties to even) in one step. Going through float first could round
+    /// twice; rounding to odd at float precision first keeps the final rounding exact.
+    /// </summary>
     private static double BFloat16Round(double v)
     {
         float f = (float)v;
-        if (float.IsNaN(f)) return f;
+        if (float.IsNaN(f) || float.IsInfinity(f)) return f;
+        if ((double)f != v)
+        {
+            uint b = BitConverter.SingleToUInt32Bits(f);
+            if (Math.Abs((double)f) > Math.Abs(v)) b -= 1;   // truncate toward zero
+            f = BitConverter.UInt32BitsToSingle(b | 1);        // and mark inexact (round to odd)
+        }
         uint bits = BitConverter.SingleToUInt32Bits(f);
         uint rounding = 0x7FFF + ((bits >> 16) & 1);   // round to nearest even
         bits = (bits + rounding) & 0xFFFF0000u;

@@ -9,7 +9,7 @@ public sealed record Diagnostic(Severity Severity, Location Location, string Mes
 
     public Diagnostic AttachNote(Location loc, string message)
     {
-        Notes.Add(new Diagnostic(Severity.Note, loc, message));
+        Notes.Add(new Diagnostic(Severity.Note, loc, message.Replace("\n", "\\n")));
         return this;
     }
 
@@ -43,10 +43,25 @@ public sealed class DiagnosticEngine
 
     public Diagnostic Emit(Severity severity, Location loc, string message)
     {
-        var d = new Diagnostic(severity, loc, message);
+        var d = new Diagnostic(severity, loc, OneLine(message));
         _all.Add(d);
         if (severity == Severity.Error) ErrorCount++;
         return d;
+    }
+
+    /// <summary>A diagnostic is one line: control characters (from escaped names) are shown escaped.</summary>
+    private static string OneLine(string message)
+    {
+        if (!message.Any(char.IsControl)) return message;
+        var sb = new System.Text.StringBuilder(message.Length + 8);
+        foreach (var c in message)
+        {
+            if (c == '\n') sb.Append("\\n");
+            else if (c == '\t') sb.Append("\\t");
+            else if (char.IsControl(c)) sb.Append("\\").Append(((int)c).ToString("X2"));
+            else sb.Append(c);
+        }
+        return sb.ToString();
     }
 
     public Diagnostic Error(Location loc, string message) => Emit(Severity.Error, loc, message);

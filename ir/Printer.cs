@@ -78,11 +78,9 @@ public sealed class Printer
         }
         foreach (var r in scopeOp.Regions)
         {
-            int bb = 0;
+            NameBlocks(r);
             foreach (var b in r.Blocks)
             {
-                _blockNames[b] = b.NameHint is { } h && SymbolRefAttr.IsSuffixIdentifier(h) ? h : "bb" + bb;
-                bb++;
                 foreach (var a in b.Arguments) NameValue(a, a.NameHint ?? "arg" + a.Index);
                 foreach (var op in b.Ops)
                 {
@@ -99,6 +97,21 @@ public sealed class Printer
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>Block labels are unique per region: source hints where free, then ^bb0, ^bb1, ...</summary>
+    private void NameBlocks(Region r)
+    {
+        var used = new HashSet<string>();
+        foreach (var b in r.Blocks)
+            if (b.NameHint is { } h && SymbolRefAttr.IsSuffixIdentifier(h) && used.Add(h)) _blockNames[b] = h;
+        int next = 0;
+        foreach (var b in r.Blocks)
+        {
+            if (_blockNames.TryGetValue(b, out var name) && ReferenceEquals(name, b.NameHint)) continue;
+            while (!used.Add("bb" + next)) next++;
+            _blockNames[b] = "bb" + next++;
         }
     }
 
@@ -173,6 +186,7 @@ public sealed class Printer
     {
         if (op.GetAttr("function_type") is not TypeAttr { Value: FunctionType ft }) return null;
         if (op.GetAttr("sym_name") is not StringAttr) return null;
+        if (op.GetAttr("sym_visibility") is { } v && v is not StringAttr { Value: "public" or "private" or "nested" }) return null;
         var entry = op.Region(0).EntryBlock;
         if (entry is null) return ft;
         if (entry.Arguments.Count != ft.Inputs.Count) return null;

@@ -12,7 +12,8 @@ namespace AutoSpIR.IR;
 ///       block of the same region, or in an enclosing region not cut off by an
 ///       IsolatedFromAbove op;</item>
 /// <item>a terminator is last in its block, and blocks of ops without NoTerminator end in one;</item>
-/// <item>symbol names are unique in a SymbolTable region.</item>
+/// <item>symbol names are unique in a SymbolTable region;</item>
+/// <item>successors are blocks of the same region, never its entry block.</item>
 /// </list>
 /// Errors go to the <see cref="DiagnosticEngine"/>; <see cref="Verify"/> returns false when any was reported.
 /// </summary>
@@ -157,6 +158,13 @@ public sealed class Verifier
         {
             for (var op = block.First; op is not null; op = op.NextInBlock)
             {
+                foreach (var succ in op.Successors)
+                {
+                    if (!ReferenceEquals(succ.Parent, region))
+                        Error(op, "branches to a block of another region");
+                    else if (ReferenceEquals(succ, region.EntryBlock))
+                        Error(op, "branches to the entry block of its region, which may not have predecessors");
+                }
                 if (op.IsTerminator && op.NextInBlock is not null)
                     Error(op, "must be the last operation in the parent block");
                 if (symbols is not null && op.HasTrait(OpTraits.Symbol) && op.GetAttr("sym_name") is StringAttr name)

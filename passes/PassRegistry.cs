@@ -1,3 +1,4 @@
+using AutodiffPass = AutoSpIR.Passes.Autodiff.Autodiff;
 using AutoSpIR.Passes.Generic;
 
 namespace AutoSpIR.Passes;
@@ -17,6 +18,9 @@ public static class PassRegistry
         new("cost-report", "Print the FLOPs and bytes of each op and their totals (to standard error)",
             new[] { new PassOption("per-op", "bool", "true", "list every op, not only the totals per function") },
             o => new CostReport(o.GetBool("per-op"))),
+        new("autodiff", "Reverse-mode autodiff: a function returning a scalar loss becomes the joint forward+backward function returning the loss and the gradient of every aspir.param argument",
+            new[] { new PassOption("entry", "string", "", "the function to differentiate; default: every function with one rank-0 float result and an aspir.param argument") },
+            o => new AutodiffPass(o.Get("entry"))),
     };
 
     public static PassInfo? Lookup(string name) => All.FirstOrDefault(p => p.Name == name);

@@ -44,11 +44,11 @@ public sealed class HostTensor
     /// <summary>Element <paramref name="i"/> as a double.</summary>
     public double Get(long i) => F64 is not null ? F64[i] : F32 is not null ? F32[i] : Ints![i];
 
-    /// <summary>Sets element <paramref name="i"/>, rounding to the element type.</summary>
+    /// <summary>Sets element <paramref name="i"/>, rounding once to the element type (<see cref="Numerics.Round"/>).</summary>
     public void Set(long i, double v)
     {
         if (F64 is not null) F64[i] = v;
-        else if (F32 is not null) F32[i] = (float)Context.RoundTo(v, Type.Element);
+        else if (F32 is not null) F32[i] = Numerics.RoundToFloat(v, Type.Element.Kind);
         else Ints![i] = (long)v;
     }
 
@@ -72,7 +72,8 @@ public sealed class HostTensor
     public void RoundToElementType()
     {
         if (F32 is null || Type.Element.Kind == ScalarKind.F32) return;
-        for (long i = 0; i < F32.LongLength; i++) F32[i] = (float)Context.RoundTo(F32[i], Type.Element);
+        var kind = Type.Element.Kind;
+        for (long i = 0; i < F32.LongLength; i++) F32[i] = Numerics.RoundFloat(F32[i], kind);
     }
 }
 

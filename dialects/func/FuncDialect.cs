@@ -69,6 +69,8 @@ public static class FuncDialect
     {
         if (op.GetAttr("function_type") is not TypeAttr { Value: FunctionType ft })
             return s.Error("attribute 'function_type' must be a function type");
+        if (op.GetAttr("sym_visibility") is StringAttr { Value: not ("public" or "private" or "nested") } vis)
+            return s.Error($"attribute 'sym_visibility' must be \"public\", \"private\" or \"nested\", not \"{vis.Value}\"");
         var body = op.Region(0);
         if (body.IsEmpty)
         {
@@ -110,7 +112,8 @@ public static class FuncDialect
         while (module is not null && !module.HasTrait(OpTraits.SymbolTable)) module = module.ParentOp;
         var target = module?.Region(0).Ops.FirstOrDefault(o => o.Name == "func.func" && o.GetString("sym_name") == callee);
         if (target is null) return s.Error($"'@{callee}' does not reference a valid function");
-        var ft = Signature(target);
+        if (target.GetAttr("function_type") is not TypeAttr { Value: FunctionType ft })
+            return s.Error($"'@{callee}' has no valid function type");
         if (op.NumOperands != ft.Inputs.Count)
             return s.Error($"passes {op.NumOperands} operands, but '@{callee}' takes {ft.Inputs.Count}");
         for (int i = 0; i < op.NumOperands; i++)

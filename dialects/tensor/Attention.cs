@@ -26,6 +26,7 @@ namespace AutoSpIR.Dialects.Tensor;
 /// <c>causal</c>): B * Hq * (2*pairs*D + 2*pairs*Dv + 5*pairs) FLOPs (QK^T, PV, softmax);
 /// bytes = q, k, v read and the output written (flash-style: no S x T buffer).
 /// </para>
+/// <para>Gradient: <c>tensor.attention_grad</c> gives (dq, dk, dv), recomputing the softmax.</para>
 /// </summary>
 public static class Attention
 {
@@ -43,6 +44,12 @@ public static class Attention
         InferResultTypes = Infer,
         Flops = Flops,
         // Bytes: the default (operands read, result written) is the flash-style count.
+        Gradient = g =>
+        {
+            var grads = g.Builder.Create(AttentionGrad.Def, new[] { g.Operand(0), g.Operand(1), g.Operand(2), g.Grad()! },
+                g.Builder.Attrs(Grad.CopyAttrs(g.Op, "causal", "scale")));
+            return new Value?[] { grads.Result(0), grads.Result(1), grads.Result(2) };
+        },
     };
 
     /// <summary>The number of attended (query, key) pairs of one head: S*T, or under <c>causal</c> sum over i &lt; S of (i + T - S + 1).</summary>

@@ -18,6 +18,8 @@ namespace AutoSpIR.Dialects.Tensor;
 /// </para>
 /// <para>Costs: 0 FLOPs. Folds: an identity broadcast (same type, dims = 0..r-1) to its
 /// operand; a splat constant operand to a splat of the result type.</para>
+/// <para>Gradient: dy summed (reduce_sum) over the result dimensions that are new or that
+/// repeat a size-1 operand dimension, reshaped to the operand type.</para>
 /// </summary>
 public static class Broadcast
 {
@@ -35,7 +37,26 @@ public static class Broadcast
         InferResultTypes = Infer,
         Flops = _ => 0,
         Fold = Fold,
+        Gradient = Gradient,
     };
+
+    private static Value?[] Gradient(GradientContext g)
+    {
+        var x = (TensorType)g.Operand(0).Type;
+        var y = (TensorType)g.Result().Type;
+        var mapped = new int[x.Rank];
+        var dims = ((ArrayAttr)g.Op.GetAttr("dims")!).AsInts()!;
+        for (int i = 0; i < x.Rank; i++) mapped[i] = Dims.Normalize(dims[i], y.Rank);
+        // Every result dimension not fed by an operand dimension of the same size is summed.
+        var summed = Enumerable.Range(0, y.Rank).Where(j =>
+        {
+            int i = Array.IndexOf(mapped, j);
+            return i < 0 || x.Dim(i) != y.Dim(j);
+        }).ToArray();
+        var dy = g.Grad()!;
+        var sum = summed.Length == 0 ? dy : Grad.ReduceSum(g.Builder, dy, summed);
+        return new Value?[] { Grad.Reshape(g.Builder, sum, x) };
+    }
 
     private static Type[]? Infer(OpState s)
     {

@@ -15,6 +15,7 @@ namespace AutoSpIR.Dialects.Tensor;
 /// Costs: 0 FLOPs; bytes = operand read + result written. Folds: to the operand when the
 /// types are equal. A cast of a cast back to the original type does not fold (it is lossy).
 /// </para>
+/// <para>Gradient: dy cast back to the operand type; none for an integer operand.</para>
 /// </summary>
 public static class Cast
 {
@@ -28,6 +29,10 @@ public static class Cast
         Verify = Check,
         Flops = _ => 0,
         Fold = (op, _) => ReferenceEquals(op.Operand(0).Type, op.Result(0).Type) ? FoldResult.Of(op.Operand(0)) : null,
+        Gradient = g => new Value?[]
+        {
+            g.Operand(0).Type is TensorType { Element.IsFloat: true } x ? Grad.Cast(g.Builder, g.Grad()!, x) : null,
+        },
     };
 
     private static bool Check(Operation op, OpState s)

@@ -12,6 +12,7 @@ namespace AutoSpIR.Dialects.Tensor;
 /// sizes of the operands before k.
 /// </para>
 /// <para>Costs: 0 FLOPs; bytes = operands read + result written. Folds: a single operand to it.</para>
+/// <para>Gradient: operand k's is the slab of dy at o_k along <c>dim</c> (a <c>tensor.slice</c>).</para>
 /// </summary>
 public static class Concat
 {
@@ -26,7 +27,27 @@ public static class Concat
         InferResultTypes = Infer,
         Flops = _ => 0,
         Fold = (op, _) => op.NumOperands == 1 && ReferenceEquals(op.Operand(0).Type, op.Result(0).Type) ? FoldResult.Of(op.Operand(0)) : null,
+        Gradient = Gradient,
     };
+
+    private static Value?[] Gradient(GradientContext g)
+    {
+        var y = (TensorType)g.Result().Type;
+        int dim = Dims.Normalize(g.Op.GetInt("dim")!.Value, y.Rank);
+        var grads = new Value?[g.Op.NumOperands];
+        long offset = 0;
+        for (int k = 0; k < grads.Length; k++)
+        {
+            var t = (TensorType)g.Operand(k).Type;
+            if (!t.IsStatic) throw new InvalidOperationException($"cannot slice the gradient of operand #{k} of the dynamic type {t}");
+            var offsets = new long[y.Rank];
+            offsets[dim] = offset;
+            grads[k] = Grad.Op(g.Builder, Slice.Def, new[] { g.Grad()! },
+                ("offsets", g.Context.IntArray(offsets)), ("sizes", g.Context.IntArray(t.Shape.ToArray())));
+            offset += t.Dim(dim);
+        }
+        return grads;
+    }
 
     private static Type[]? Infer(OpState s)
     {

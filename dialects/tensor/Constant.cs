@@ -11,7 +11,8 @@ namespace AutoSpIR.Dialects.Tensor;
 /// without its type, which the result type gives; the generic form is
 /// <c>"tensor.constant"() {value = dense&lt;1.0&gt; : tensor&lt;4xf32&gt;} : () -&gt; tensor&lt;4xf32&gt;</c>.
 /// </para>
-/// <para>Costs: 0 FLOPs; bytes = the result written. Folds to its value attribute.</para>
+/// <para>Costs: 0 FLOPs; bytes = the result written. Folds to its value attribute.
+/// Gradient: none to propagate (no operands).</para>
 /// </summary>
 public static class Constant
 {
@@ -27,6 +28,7 @@ public static class Constant
             : s.Fail(s.Attr("value") is null ? "requires attribute 'value'" : $"attribute 'value' must be dense elements, but got {s.Attr("value")}"),
         Flops = _ => 0,
         Fold = (op, _) => op.GetAttr("value") is DenseElementsAttr d ? FoldResult.Of(d) : null,
+        Gradient = _ => Array.Empty<Value?>(),
     };
 
     /// <summary>The value of a tensor.constant op, or null for any other op.</summary>

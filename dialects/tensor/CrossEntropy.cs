@@ -18,6 +18,7 @@ namespace AutoSpIR.Dialects.Tensor;
 /// divided by the number of counted positions (NaN when none counts, as PyTorch's mean).
 /// </para>
 /// <para>Costs: 5 * B * S * V FLOPs.</para>
+/// <para>Gradient: the logits' is <c>tensor.cross_entropy_grad</c>; the labels get none.</para>
 /// </summary>
 public static class CrossEntropy
 {
@@ -34,6 +35,12 @@ public static class CrossEntropy
         Traits = OpTraits.Pure,
         InferResultTypes = Infer,
         Flops = s => 5 * Dims.Numel(s.Tensor(0)!),
+        Gradient = g => new Value?[]
+        {
+            Grad.Op(g.Builder, CrossEntropyGrad.Def, new[] { g.Operand(0), g.Operand(1), g.Grad()! },
+                Grad.CopyAttrs(g.Op, "shift", "ignore_index")),
+            null,
+        },
     };
 
     /// <summary>The <c>shift</c> of a cross_entropy op (default 1).</summary>

@@ -10,24 +10,41 @@ namespace AutoSpIR.Dialects.Tensor;
 public static class Elementwise
 {
     // Binary ops. FLOPs per element: 1.
-    public static readonly OpDef Add = Binary("tensor.add", "a + b", commutative: true, FoldAdd);
-    public static readonly OpDef Sub = Binary("tensor.sub", "a - b", commutative: false, FoldSub);
-    public static readonly OpDef Mul = Binary("tensor.mul", "a * b", commutative: true, FoldMul);
-    public static readonly OpDef Div = Binary("tensor.div", "a / b", commutative: false, FoldDiv);
+    // Gradients, with g = d(result): add (g, g); sub (g, -g); mul (g b, g a); div (g / b, -(g / b) y).
+    public static readonly OpDef Add = Binary("tensor.add", "a + b", commutative: true, FoldAdd,
+        g => new Value?[] { g.Grad(), g.Grad() });
+    public static readonly OpDef Sub = Binary("tensor.sub", "a - b", commutative: false, FoldSub,
+        g => new Value?[] { g.Grad(), Grad.Neg(g.Builder, g.Grad()!) });
+    public static readonly OpDef Mul = Binary("tensor.mul", "a * b", commutative: true, FoldMul,
+        g => new Value?[] { Grad.Mul(g.Builder, g.Grad()!, g.Operand(1)), Grad.Mul(g.Builder, g.Grad()!, g.Operand(0)) });
+    public static readonly OpDef Div = Binary("tensor.div", "a / b", commutative: false, FoldDiv, g =>
+    {
+        var da = Grad.Div(g.Builder, g.Grad()!, g.Operand(1));
+        return new Value?[] { da, Grad.Neg(g.Builder, Grad.Mul(g.Builder, da, g.Result())) };
+    });
 
-    // Unary ops with their FLOPs per element (transcendentals count as a few FLOPs, as roofline models do).
-    public static readonly OpDef Neg = Unary("tensor.neg", "-x", 1, FoldNeg);
-    public static readonly OpDef Exp = Unary("tensor.exp", "e^x", 4, Math.Exp);
-    public static readonly OpDef Log = Unary("tensor.log", "ln x", 4, Math.Log);
-    public static readonly OpDef Rsqrt = Unary("tensor.rsqrt", "1 / sqrt(x)", 2, x => 1.0 / Math.Sqrt(x));
+    // Unary ops with their FLOPs per element (transcendentals count as a few FLOPs, as roofline models do),
+    // and their gradients with g = d(result), y = result: neg -g; exp g y; log g / x; rsqrt -0.5 g y / x;
+    // silu silu_grad(x, g); gelu gelu_grad(x, g).
+    public static readonly OpDef Neg = Unary("tensor.neg", "-x", 1, FoldNeg,
+        g => new Value?[] { Grad.Neg(g.Builder, g.Grad()!) });
+    public static readonly OpDef Exp = Unary("tensor.exp", "e^x", 4, Math.Exp,
+        g => new Value?[] { Grad.Mul(g.Builder, g.Grad()!, g.Result()) });
+    public static readonly OpDef Log = Unary("tensor.log", "ln x", 4, Math.Log,
+        g => new Value?[] { Grad.Div(g.Builder, g.Grad()!, g.Operand(0)) });
+    public static readonly OpDef Rsqrt = Unary("tensor.rsqrt", "1 / sqrt(x)", 2, x => 1.0 / Math.Sqrt(x),
+        g => new Value?[] { Grad.Scale(g.Builder, Grad.Div(g.Builder, Grad.Mul(g.Builder, g.Grad()!, g.Result()), g.Operand(0)), -0.5) });
     /// <summary>silu(x) = x * sigmoid(x) = x / (1 + e^-x).</summary>
-    public static readonly OpDef Silu = Unary("tensor.silu", "x * sigmoid(x)", 6, x => x / (1.0 + Math.Exp(-x)));
+    public static readonly OpDef Silu = Unary("tensor.silu", "x * sigmoid(x)", 6, x => x / (1.0 + Math.Exp(-x)),
+        g => new Value?[] { Grad.Op(g.Builder, ActivationGrad.SiluGrad, g.Operand(0), g.Grad()!) });
     /// <summary>gelu(x) = 0.5 x (1 + erf(x / sqrt 2)), the exact form (PyTorch's default).</summary>
-    public static readonly OpDef Gelu = Unary("tensor.gelu", "0.5 x (1 + erf(x / sqrt 2))", 8, x => 0.5 * x * (1.0 + Erf(x / Math.Sqrt(2.0))));
+    public static readonly OpDef Gelu = Unary("tensor.gelu", "0.5 x (1 + erf(x / sqrt 2))", 8, x => 0.5 * x * (1.0 + Erf(x / Math.Sqrt(2.0))),
+        g => new Value?[] { Grad.Op(g.Builder, ActivationGrad.GeluGrad, g.Operand(0), g.Grad()!) });
 
     public static readonly OpDef[] All = { Add, Sub, Mul, Div, Neg, Exp, Log, Rsqrt, Silu, Gelu };
 
-    private static OpDef Binary(string name, string law, bool commutative, Func<Operation, Attribute?[], FoldResult?> fold) => new()
+    private static OpDef Binary(string name, string law, bool commutative, Func<Operation, Attribute?[], FoldResult?> fold,
+        Func<GradientContext, Value?[]> gradient) => new()
     {
         Name = name,
         Summary = $"Elementwise {law}.",
@@ -43,9 +60,11 @@ public static class Elementwise
         },
         Flops = s => Math.Max(0, s.ResultTensor(0).NumElements),
         Fold = fold,
+        Gradient = gradient,
     };
 
-    private static OpDef Unary(string name, string law, int flopsPerElement, Func<Operation, Attribute?[], FoldResult?>? fold) => new()
+    private static OpDef Unary(string name, string law, int flopsPerElement, Func<Operation, Attribute?[], FoldResult?>? fold,
+        Func<GradientContext, Value?[]> gradient) => new()
     {
         Name = name,
         Summary = $"Elementwise {law}.",
@@ -59,10 +78,11 @@ public static class Elementwise
         },
         Flops = s => flopsPerElement * Math.Max(0, s.ResultTensor(0).NumElements),
         Fold = fold,
+        Gradient = gradient,
     };
 
-    private static OpDef Unary(string name, string law, int flopsPerElement, Func<double, double> f) =>
-        Unary(name, law, flopsPerElement, (op, c) => c[0] is DenseElementsAttr d ? FoldResult.Of(Constants.Map(op, d, f)) : null);
+    private static OpDef Unary(string name, string law, int flopsPerElement, Func<double, double> f, Func<GradientContext, Value?[]> gradient) =>
+        Unary(name, law, flopsPerElement, (op, c) => c[0] is DenseElementsAttr d ? FoldResult.Of(Constants.Map(op, d, f)) : null, gradient);
 
     // ------------------------------------------------------------------ folds
 

@@ -13,6 +13,8 @@ namespace AutoSpIR.Dialects.Tensor;
 /// </para>
 /// <para>Costs: 0 FLOPs; bytes = ids read + the gathered rows read + the result written
 /// (ids bytes + 2 * result bytes): the table is not read whole.</para>
+/// <para>Gradient: the table's is <c>tensor.embedding_grad</c> (a scatter-add of d(out) into a
+/// [V, H] zero table); the ids get none.</para>
 /// </summary>
 public static class Embedding
 {
@@ -25,6 +27,12 @@ public static class Embedding
         InferResultTypes = Infer,
         Flops = _ => 0,
         Bytes = s => Math.Max(0, s.Tensor(1)?.ByteSize ?? 0) + 2 * Math.Max(0, s.ResultTensor(0).ByteSize),
+        Gradient = g => new Value?[]
+        {
+            Grad.Op(g.Builder, EmbeddingGrad.Def, new[] { g.Grad()!, g.Operand(1) },
+                ("num_embeddings", g.Context.Integer(((TensorType)g.Operand(0).Type).Dim(0)))),
+            null,
+        },
     };
 
     private static Type[]? Infer(OpState s)

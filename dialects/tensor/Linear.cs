@@ -11,6 +11,11 @@ namespace AutoSpIR.Dialects.Tensor;
 /// Semantics: <c>y[i..., o] = sum_k x[i..., k] * w[o, k] (+ b[o])</c>, that is y = x W^T (+ b).
 /// </para>
 /// <para>Costs: 2 * numel(result) * in FLOPs, plus numel(result) with a bias.</para>
+/// <para>
+/// Gradient, with G = dy [..., out] and the leading dimensions flattened to M rows
+/// (x2 [M, in], G2 [M, out]): dx = linear(G, W^T) = G W; dW = G2^T x2 (a matmul);
+/// db = reduce_sum(G) over the leading dimensions.
+/// </para>
 /// </summary>
 public static class Linear
 {
@@ -30,7 +35,26 @@ public static class Linear
             long flops = 2 * Dims.Numel(r) * Math.Max(0, x.Dim(x.Rank - 1));
             return s.OperandTypes.Count == 3 ? flops + Dims.Numel(r) : flops;
         },
+        Gradient = Gradient,
     };
+
+    private static Value?[] Gradient(GradientContext g)
+    {
+        var b = g.Builder;
+        Value x = g.Operand(0), w = g.Operand(1), dy = g.Grad()!;
+        var xt = (TensorType)x.Type;
+        var yt = (TensorType)dy.Type;
+        var dx = Grad.Op(b, Def, dy, Grad.Transpose(b, w, new long[] { 1, 0 }));
+        if (!xt.IsStatic) throw new InvalidOperationException($"cannot flatten the rows of the dynamic type {xt}");
+        long rows = 1;
+        for (int i = 0; i < xt.Rank - 1; i++) rows *= xt.Dim(i);
+        var x2 = Grad.Reshape(b, x, g.Context.Tensor(xt.Element, rows, xt.Dim(xt.Rank - 1)));
+        var dy2 = Grad.Reshape(b, dy, g.Context.Tensor(yt.Element, rows, yt.Dim(yt.Rank - 1)));
+        var dw = Grad.Op(b, Matmul.Def, Grad.Transpose(b, dy2, new long[] { 1, 0 }), x2);
+        if (g.Op.NumOperands == 2) return new Value?[] { dx, dw };
+        var db = yt.Rank == 1 ? dy : Grad.ReduceSum(b, dy, Enumerable.Range(0, yt.Rank - 1));
+        return new Value?[] { dx, dw, db };
+    }
 
     private static Type[]? Infer(OpState s)
     {

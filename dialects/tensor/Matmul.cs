@@ -6,6 +6,8 @@ namespace AutoSpIR.Dialects.Tensor;
 /// <c>%c = tensor.matmul %a, %b : (tensor&lt;BxMxKxT&gt;, tensor&lt;BxKxNxT&gt;) -> tensor&lt;BxMxNxT&gt;</c>:
 /// batched matrix product over the last two dimensions. Leading (batch) dimensions
 /// must be equal; rank 2 is a plain matrix product. <c>transpose_b</c> multiplies by B^T.
+/// Gradient, with G = dC and X^T swapping the last two dimensions: C = A B gives dA = G B^T
+/// (matmul with transpose_b), dB = A^T G; C = A B^T gives dA = G B, dB = G^T A.
 /// </summary>
 public static class Matmul
 {
@@ -23,7 +25,21 @@ public static class Matmul
             var a = s.Tensor(0)!;
             return 2 * r.NumElements * a.Dim(a.Rank - 1);
         },
+        Gradient = Gradient,
     };
+
+    private static Value?[] Gradient(GradientContext g)
+    {
+        var b = g.Builder;
+        Value a = g.Operand(0), bm = g.Operand(1), dc = g.Grad()!;
+        if (g.Op.HasAttr("transpose_b"))
+            return new Value?[] { Grad.Op(b, Def, dc, bm), Grad.Op(b, Def, Grad.TransposeLast2(b, dc), a) };
+        return new Value?[]
+        {
+            Grad.Op(b, Def, new[] { dc, bm }, ("transpose_b", g.Context.Unit)),
+            Grad.Op(b, Def, Grad.TransposeLast2(b, a), dc),
+        };
+    }
 
     private static Type[]? Infer(OpState s)
     {

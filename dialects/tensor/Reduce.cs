@@ -22,16 +22,19 @@ namespace AutoSpIR.Dialects.Tensor;
 /// <para>Costs: numel(input) FLOPs, plus numel(result) for reduce_mean's division.
 /// Folds: to the operand when the result type equals the operand type (nothing reduced, or
 /// only size-1 dimensions under <c>keepdim</c>: each output is then its single input).</para>
+/// <para>Gradients: reduce_sum's is dy broadcast back to the input shape; reduce_mean's the same
+/// times 1/N (N the product of the reduced sizes); reduce_max's is
+/// <c>tensor.reduce_max_grad</c> (dy routed to the maxima, ties sharing evenly).</para>
 /// </summary>
 public static class Reduce
 {
-    public static readonly OpDef Sum = Make("tensor.reduce_sum", "Sums over the given dimensions.", mean: false);
-    public static readonly OpDef Mean = Make("tensor.reduce_mean", "Averages over the given dimensions.", mean: true);
-    public static readonly OpDef Max = Make("tensor.reduce_max", "Takes the maximum over the given dimensions.", mean: false);
+    public static readonly OpDef Sum = Make("tensor.reduce_sum", "Sums over the given dimensions.", mean: false, SumGradient);
+    public static readonly OpDef Mean = Make("tensor.reduce_mean", "Averages over the given dimensions.", mean: true, MeanGradient);
+    public static readonly OpDef Max = Make("tensor.reduce_max", "Takes the maximum over the given dimensions.", mean: false, MaxGradient);
 
     public static readonly OpDef[] All = { Sum, Mean, Max };
 
-    private static OpDef Make(string name, string summary, bool mean) => new()
+    private static OpDef Make(string name, string summary, bool mean, Func<GradientContext, Value?[]> gradient) => new()
     {
         Name = name,
         Summary = summary,
@@ -46,6 +49,31 @@ public static class Reduce
         Flops = s => Dims.Numel(s.Tensor(0)!) + (mean ? Dims.Numel(s.ResultTensor(0)) : 0),
         // Equal types mean nothing is reduced, or only size-1 dimensions under keepdim.
         Fold = (op, _) => ReferenceEquals(op.Operand(0).Type, op.Result(0).Type) ? FoldResult.Of(op.Operand(0)) : null,
+        Gradient = gradient,
+    };
+
+    /// <summary>dy broadcast back to the shape of the input of a reduce op.</summary>
+    private static Value BroadcastBack(GradientContext g)
+    {
+        var x = (TensorType)g.Operand(0).Type;
+        var reduced = ReducedDims(((ArrayAttr)g.Op.GetAttr("dims")!).AsInts()!, x.Rank)!;
+        var dims = g.Op.HasAttr("keepdim") ? Enumerable.Range(0, x.Rank) : Enumerable.Range(0, x.Rank).Where(i => Array.IndexOf(reduced, i) < 0);
+        return Grad.Broadcast(g.Builder, g.Grad()!, x.Shape, dims);
+    }
+
+    private static Value?[] SumGradient(GradientContext g) => new Value?[] { BroadcastBack(g) };
+
+    private static Value?[] MeanGradient(GradientContext g)
+    {
+        var x = (TensorType)g.Operand(0).Type;
+        long n = 1;
+        foreach (var d in ReducedDims(((ArrayAttr)g.Op.GetAttr("dims")!).AsInts()!, x.Rank)!) n *= x.Dim(d);
+        return new Value?[] { Grad.Scale(g.Builder, BroadcastBack(g), 1.0 / n) };
+    }
+
+    private static Value?[] MaxGradient(GradientContext g) => new Value?[]
+    {
+        Grad.Op(g.Builder, ReduceMaxGrad.Def, new[] { g.Operand(0), g.Result(), g.Grad()! }, Grad.CopyAttrs(g.Op, "dims", "keepdim")),
     };
 
     /// <summary>The reduced dimensions of a <c>dims</c> attribute on a rank-<paramref name="rank"/> operand, normalized and sorted; null when one is out of range.</summary>

@@ -16,6 +16,7 @@ namespace AutoSpIR.Dialects.Tensor;
 /// <c>a</c> when a already has the result type; a constant operand to the constant
 /// with the result type.
 /// </para>
+/// <para>Gradient: dy reshaped back to the operand type.</para>
 /// </summary>
 public static class Reshape
 {
@@ -30,6 +31,7 @@ public static class Reshape
         Flops = _ => 0,
         Bytes = _ => 0,
         Fold = Fold,
+        Gradient = g => new Value?[] { Grad.Reshape(g.Builder, g.Grad()!, (TensorType)g.Operand(0).Type) },
     };
 
     private static bool Check(Operation op, OpState s)

@@ -11,6 +11,7 @@ namespace AutoSpIR.Dialects.Tensor;
 /// elements of the last dimension.
 /// </para>
 /// <para>Costs: 4 * numel(input) FLOPs (square, sum, scale, weight).</para>
+/// <para>Gradient: <c>tensor.rms_norm_grad</c> gives both (d input, d weight).</para>
 /// </summary>
 public static class RmsNorm
 {
@@ -23,6 +24,12 @@ public static class RmsNorm
         Traits = OpTraits.Pure,
         InferResultTypes = Infer,
         Flops = s => 4 * Dims.Numel(s.Tensor(0)!),
+        Gradient = g =>
+        {
+            var grads = g.Builder.Create(RmsNormGrad.Def, new[] { g.Operand(0), g.Operand(1), g.Grad()! },
+                g.Builder.Attrs(Grad.CopyAttrs(g.Op, "eps")));
+            return new Value?[] { grads.Result(0), grads.Result(1) };
+        },
     };
 
     private static Type[]? Infer(OpState s)

@@ -20,6 +20,7 @@ namespace AutoSpIR.Dialects.Tensor;
 /// y[d] = x[d] cos - x[d + D/2] sin and y[d + D/2] = x[d + D/2] cos + x[d] sin.
 /// </para>
 /// <para>Costs: 6 * numel(input) FLOPs (the tables are not counted).</para>
+/// <para>Gradient: <c>tensor.rope_grad</c> of dy (rope with the rotation reversed), same attributes.</para>
 /// </summary>
 public static class Rope
 {
@@ -36,6 +37,10 @@ public static class Rope
         Traits = OpTraits.Pure,
         InferResultTypes = Infer,
         Flops = s => 6 * Dims.Numel(s.Tensor(0)!),
+        Gradient = g => new Value?[]
+        {
+            Grad.Op(g.Builder, RopeGrad.Def, new[] { g.Grad()! }, Grad.CopyAttrs(g.Op, "theta", "offset")),
+        },
     };
 
     /// <summary>The angle of position <paramref name="p"/> for frequency <paramref name="i"/> &lt; D/2: p * theta^(-2i/D).</summary>

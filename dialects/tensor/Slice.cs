@@ -15,6 +15,8 @@ namespace AutoSpIR.Dialects.Tensor;
 /// Folds: all-zero offsets with sizes equal to the operand shape to the operand; a
 /// splat constant to a splat of the result type.
 /// </para>
+/// <para>Gradient: dy padded with zeros back to the operand's shape (<c>tensor.pad</c> with
+/// low = offsets and high = dim - offsets - sizes).</para>
 /// </summary>
 public static class Slice
 {
@@ -33,6 +35,22 @@ public static class Slice
         Flops = _ => 0,
         Bytes = s => 2 * Math.Max(0, s.ResultTensor(0).ByteSize),
         Fold = Fold,
+        Gradient = g =>
+        {
+            var x = (TensorType)g.Operand(0).Type;
+            var offsets = ((ArrayAttr)g.Op.GetAttr("offsets")!).AsInts()!;
+            var sizes = ((ArrayAttr)g.Op.GetAttr("sizes")!).AsInts()!;
+            var high = new long[x.Rank];
+            for (int i = 0; i < x.Rank; i++)
+            {
+                if (x.Dim(i) == TensorType.Dynamic) throw new InvalidOperationException($"cannot pad back to the dynamic size of dimension {i}");
+                high[i] = x.Dim(i) - offsets[i] - sizes[i];
+            }
+            return new Value?[]
+            {
+                Grad.Op(g.Builder, Pad.Def, new[] { g.Grad()! }, ("low", g.Context.IntArray(offsets)), ("high", g.Context.IntArray(high))),
+            };
+        },
     };
 
     private static Type[]? Infer(OpState s)

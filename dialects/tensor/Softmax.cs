@@ -11,6 +11,7 @@ namespace AutoSpIR.Dialects.Tensor;
 /// m = max(x), <c>y = exp(x - m) / sum(exp(x - m))</c>.
 /// </para>
 /// <para>Costs: 5 * numel(input) FLOPs (max, subtract, exp, sum, divide).</para>
+/// <para>Gradient: <c>tensor.softmax_grad</c> of the result and dy, along the same <c>dim</c>.</para>
 /// </summary>
 public static class Softmax
 {
@@ -23,6 +24,10 @@ public static class Softmax
         Traits = OpTraits.Pure,
         InferResultTypes = Infer,
         Flops = s => 5 * Dims.Numel(s.Tensor(0)!),
+        Gradient = g => new Value?[]
+        {
+            Grad.Op(g.Builder, SoftmaxGrad.Def, new[] { g.Result(), g.Grad()! }, Grad.CopyAttrs(g.Op, "dim")),
+        },
     };
 
     /// <summary>The normalized softmax dimension of an op on a rank-<paramref name="rank"/> operand.</summary>

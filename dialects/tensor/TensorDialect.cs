@@ -24,6 +24,13 @@ public static class TensorDialect
         })
         .Concat(Reduce.All)
         .Concat(new[] { Softmax.Def, RmsNorm.Def, Rope.Def, Attention.Def, CrossEntropy.Def })
+        // Backward ops: what the gradient rules (OpDef.Gradient) build.
+        .Concat(ActivationGrad.All)
+        .Concat(new[]
+        {
+            Pad.Def, ReduceMaxGrad.Def, SoftmaxGrad.Def, RmsNormGrad.Def, RopeGrad.Def,
+            AttentionGrad.Def, CrossEntropyGrad.Def, EmbeddingGrad.Def,
+        })
         .ToArray();
 
     public static readonly Dialect Dialect = new("tensor", "Value-semantics tensor ops of decoder training.", Ops);

@@ -15,6 +15,7 @@ namespace AutoSpIR.Dialects.Tensor;
 /// the composed permutation (result dimension i is a's dimension p1[p2[i]]) is the
 /// identity; a splat constant to a splat of the result type.
 /// </para>
+/// <para>Gradient: dy transposed by the inverse permutation (inv[perm[i]] = i).</para>
 /// </summary>
 public static class Transpose
 {
@@ -28,6 +29,13 @@ public static class Transpose
         InferResultTypes = Infer,
         Flops = _ => 0,
         Fold = Fold,
+        Gradient = g =>
+        {
+            var perm = PermOf(g.Op)!;
+            var inverse = new long[perm.Length];
+            for (int i = 0; i < perm.Length; i++) inverse[perm[i]] = i;
+            return new Value?[] { Grad.Transpose(g.Builder, g.Grad()!, inverse) };
+        },
     };
 
     private static Type[]? Infer(OpState s)

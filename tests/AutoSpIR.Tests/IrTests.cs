@@ -162,6 +162,17 @@ public class IrTests
         Assert.Equal("0.1 : f32", ctx.Float(0.1, ctx.F32).ToString());
     }
 
+    [Fact]
+    public void Bf16RoundingIsCorrectlyRoundedFromDouble()
+    {
+        var ctx = new Context();
+        // Just above the halfway point between 1 and 1 + 2^-7: rounding through float first gives 1.
+        Assert.Equal(1 + Math.Pow(2, -7), Context.RoundTo(1 + Math.Pow(2, -8) + Math.Pow(2, -40), ctx.BF16));
+        Assert.Equal(1.0, Context.RoundTo(1 + Math.Pow(2, -8), ctx.BF16));            // a tie goes to even
+        Assert.Equal(1 + Math.Pow(2, -6), Context.RoundTo(1 + 3 * Math.Pow(2, -8), ctx.BF16)); // a tie goes to even (up)
+        Assert.Equal(-2.0, Context.RoundTo(-2.0 - Math.Pow(2, -20), ctx.BF16));
+    }
+
     private sealed class RecordingListener : IRewriteListener
     {
         public List<Operation> Inserted { get; } = new();

@@ -66,9 +66,10 @@ public partial class LitTests
     private static string Substitute(string line, string file, string scratch)
     {
         line = ToolRegex("autosp-opt").Replace(line, $"dotnet '{Repo.AutospOptDll}'");
+        line = ToolRegex("autosp-gen").Replace(line, $"dotnet '{Repo.AutospGenDll}'");
         line = ToolRegex("FileCheck").Replace(line, $"{Repo.LlvmBin}/FileCheck");
         line = ToolRegex("not").Replace(line, $"{Repo.LlvmBin}/not");
-        return line.Replace("%s", $"'{file}'").Replace("%t", $"'{scratch}'");
+        return line.Replace("%models", $"'{Repo.ModelsDir}'").Replace("%s", $"'{file}'").Replace("%t", $"'{scratch}'");
     }
 
     private static Regex ToolRegex(string name) => new($@"(?<![\w/.%'-]){Regex.Escape(name)}(?![\w/.-])");

@@ -17,7 +17,16 @@ public static class Repo
     public static string PathOf(params string[] parts) => Path.Combine(new[] { Root }.Concat(parts).ToArray());
 
     /// <summary>The autosp-opt built next to the tests (the test project references it).</summary>
-    public static string AutospOptDll => Path.Combine(AppContext.BaseDirectory, "autosp-opt.dll");
+    public static string AutospOptDll => ToolDll("autosp-opt");
+
+    /// <summary>A tool built next to the tests (the test project references each tool's project).</summary>
+    public static string ToolDll(string tool) => Path.Combine(AppContext.BaseDirectory, tool + ".dll");
+
+    /// <summary>The autosp-gen built next to the tests (the test project references it).</summary>
+    public static string AutospGenDll => Path.Combine(AppContext.BaseDirectory, "autosp-gen.dll");
+
+    /// <summary>The Hugging Face configs shared beside the repository (../shared/models).</summary>
+    public static string ModelsDir => Path.GetFullPath(Path.Combine(Root, "..", "shared", "models"));
 
     public const string LlvmBin = "/usr/lib/llvm-16/bin";
 

@@ -22,6 +22,8 @@ internal static class RunTool
         cl.Value("out", "where to write the results: 'loss' and, for a joint program, 'grad.<param name>'");
         cl.Value("entry", "the function to run (default: the module's only function, else @train_step)");
         cl.Flag("report", "print the run time and the peak bytes live (measured by the interpreter's allocator)");
+        cl.Value("compare", "compare the results with the tensors of the same names in this file (e.g. PyTorch's), and fail above --rtol");
+        cl.Value("rtol", "the largest max|ours - reference| / max|reference| --compare accepts", defaultValue: "1e-6");
         if (!cl.Parse(args, out var argError))
         {
             Console.Error.WriteLine(argError);
@@ -62,9 +64,15 @@ internal static class RunTool
             var result = Interpreter.Run(func, arguments);
             var outputs = NameResults(func, result.Results);
             if (cl.Get("out") is { } outPath) SafetensorsFile.Write(outPath, outputs);
-            else if (!cl.GetFlag("report"))
+            else if (!cl.GetFlag("report") && cl.Get("compare") is null)
                 Console.Error.WriteLine($"{Tool}: warning: no --out given; the results are not written");
             if (cl.GetFlag("report")) Report(func, result, outputs);
+            if (cl.Get("compare") is { } reference)
+            {
+                if (!double.TryParse(cl.Get("rtol"), NumberStyles.Float, CultureInfo.InvariantCulture, out var rtol) || rtol < 0)
+                    throw new ArgumentException($"--rtol takes a non-negative number, not '{cl.Get("rtol")}'");
+                return Compare(outputs, SafetensorsFile.Read(reference), rtol) ? 0 : 1;
+            }
             return 0;
         }
         catch (SafetensorsException e)
@@ -167,6 +175,53 @@ internal static class RunTool
             named.Add((name, results[i]));
         }
         return named;
+    }
+
+    /// <summary>Prints the relative error of every result against the reference; false when one is above <paramref name="rtol"/>.</summary>
+    private static bool Compare(List<(string Name, HostTensor T)> outputs, SafetensorsFile reference, double rtol)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        bool ok = true;
+        double worst = 0;
+        foreach (var (name, t) in outputs)
+        {
+            if (!reference.TryGetValue(name, out var stored))
+            {
+                Console.WriteLine($"  {name}: not in {reference.Path}");
+                ok = false;
+                continue;
+            }
+            var want = SafetensorsFile.ToHostTensor(stored, new Context().Tensor(stored.Shape, WidestFloat(stored.Dtype)), name, reference.Path);
+            if (want.Count != t.Count)
+            {
+                Console.WriteLine($"  {name}: {t.Count} elements here, {want.Count} in {reference.Path}");
+                ok = false;
+                continue;
+            }
+            double maxDiff = 0, maxRef = 0;
+            for (long i = 0; i < t.Count; i++)
+            {
+                maxDiff = Math.Max(maxDiff, Math.Abs(t.Get(i) - want.Get(i)));
+                maxRef = Math.Max(maxRef, Math.Abs(want.Get(i)));
+            }
+            double rel = maxRef == 0 ? maxDiff : maxDiff / maxRef;
+            worst = Math.Max(worst, double.IsNaN(rel) ? double.PositiveInfinity : rel);
+            if (!(rel <= rtol)) ok = false;
+        }
+        foreach (var name in reference.Keys.Where(k => outputs.All(o => o.Name != k)))
+        {
+            Console.WriteLine($"  {name}: in {reference.Path} but not computed here");
+            ok = false;
+        }
+        Console.WriteLine($"compared {outputs.Count} tensors with {reference.Path}: max relative error {worst.ToString("E2", ci)} " +
+                          $"({(ok ? "within" : "ABOVE")} --rtol {rtol.ToString("G", ci)})");
+        return ok;
+    }
+
+    private static ScalarType WidestFloat(string dtype)
+    {
+        var ctx = new Context();
+        return dtype switch { "F64" => ctx.F64, "F32" => ctx.F32, "BF16" => ctx.BF16, "F16" => ctx.F16, _ => ctx.F64 };
     }
 
     private static void Report(Operation func, RunResult result, List<(string Name, HostTensor T)> outputs)

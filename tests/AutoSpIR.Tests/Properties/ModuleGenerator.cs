@@ -2,6 +2,7 @@ using System.Globalization;
 using AutoSpIR.Dialects;
 using FsCheck;
 using FsCheck.Fluent;
+using FsGen = FsCheck.Fluent.Gen;
 
 namespace AutoSpIR.Tests.Properties;
 
@@ -13,15 +14,20 @@ namespace AutoSpIR.Tests.Properties;
 // seed and its index) and ops are drawn one after another, a smaller spec builds a prefix of
 // the bigger module, so a shrunk counterexample is a small module with the same beginning.
 
-/// <summary>A valid module of 1-3 func.func over registered tensor ops: <see cref="ValidModuleBuilder"/>.</summary>
-public sealed record ValidModuleSpec(int Seed, int MaxOps, int NumFuncs)
+/// <summary>
+/// A valid module of 1-3 func.func over registered tensor ops: <see cref="ValidModuleBuilder"/>.
+/// With <paramref name="ScalarLoss"/> every function returns one rank-0 float "loss" (a
+/// reduce_sum over all dimensions) and has an aspir.param argument, all shapes are static and
+/// no function calls another: input for autodiff.
+/// </summary>
+public sealed record ValidModuleSpec(int Seed, int MaxOps, int NumFuncs, bool ScalarLoss = false)
 {
     public override string ToString()
     {
         string text;
         try { text = Printer.Print(ValidModuleBuilder.Build(this, out _)); }
         catch (Exception e) { text = $"<building failed: {e.GetType().Name}: {e.Message}>"; }
-        return $"ValidModuleSpec(Seed={Seed}, MaxOps={MaxOps}, NumFuncs={NumFuncs}):\n{TextDiff.Clip(text)}";
+        return $"ValidModuleSpec(Seed={Seed}, MaxOps={MaxOps}, NumFuncs={NumFuncs}, ScalarLoss={ScalarLoss}):\n{TextDiff.Clip(text)}";
     }
 }
 
@@ -40,9 +46,9 @@ public sealed record UnregisteredModuleSpec(int Seed, int MaxOps, int MaxDepth, 
 public static class ModuleGenerators
 {
     public static readonly Gen<ValidModuleSpec> ValidSpecs =
-        from seed in Gen.Choose(0, int.MaxValue - 1)
-        from ops in Gen.Choose(1, 30)
-        from funcs in Gen.Choose(1, 3)
+        from seed in FsGen.Choose(0, int.MaxValue - 1)
+        from ops in FsGen.Choose(1, 30)
+        from funcs in FsGen.Choose(1, 3)
         select new ValidModuleSpec(seed, ops, funcs);
 
     public static IEnumerable<ValidModuleSpec> ShrinkValid(ValidModuleSpec s)
@@ -56,10 +62,20 @@ public static class ModuleGenerators
 
     public static Arbitrary<ValidModuleSpec> ValidModules => Arb.From(ValidSpecs, ShrinkValid);
 
+    /// <summary>Valid modules whose functions return a scalar loss of their aspir.param arguments.</summary>
+    public static Arbitrary<ValidModuleSpec> LossModules => Arb.From(ValidSpecs.Select(s => s with { ScalarLoss = true }), ShrinkValid);
+
+    /// <summary>A fixed sample of specs, for the tests that measure what the generator produces.</summary>
+    public static List<ValidModuleSpec> SampleValid(int count, int seed)
+    {
+        var rng = new System.Random(seed);
+        return Enumerable.Range(0, count).Select(_ => new ValidModuleSpec(rng.Next(), rng.Next(1, 31), rng.Next(1, 4))).ToList();
+    }
+
     public static Gen<UnregisteredModuleSpec> UnregisteredSpecs(bool collidingBlockNames = false) =>
-        from seed in Gen.Choose(0, int.MaxValue - 1)
-        from ops in Gen.Choose(1, 8)
-        from depth in Gen.Choose(0, 2)
+        from seed in FsGen.Choose(0, int.MaxValue - 1)
+        from ops in FsGen.Choose(1, 8)
+        from depth in FsGen.Choose(0, 2)
         select new UnregisteredModuleSpec(seed, ops, depth, collidingBlockNames);
 
     public static IEnumerable<UnregisteredModuleSpec> ShrinkUnregistered(UnregisteredModuleSpec s)
@@ -95,10 +111,16 @@ internal static class Pick
 /// functions, and a func.return of 1-2 values. Ops whose shape rule or verifier rejects the
 /// chosen operands and attributes are skipped. Any op registered in the tensor dialect is
 /// tried: known ones with attributes that fit them, others with their required attributes guessed.
+/// An operand of a shape no value has yet becomes a new function argument or, a quarter of the
+/// time, a tensor.constant (so folds have work); now and then an argument gets a dynamic size,
+/// an op is a copy of an earlier one (work for cse), or carries an undeclared attribute.
+/// Values are named from <see cref="Pick.Hints"/>, which collide on purpose.
 /// </summary>
 public sealed class ValidModuleBuilder
 {
     private const int MaxArgs = 10;
+    // Training steps: no dynamic sizes and no calls (see PassProperties.AutodiffDifferentiatesTrainingSteps).
+    private bool _static;
 
     private readonly Context _ctx;
     private readonly Builder _b;
@@ -131,6 +153,7 @@ public sealed class ValidModuleBuilder
     private Operation BuildModule(ValidModuleSpec spec)
     {
         var rng = new System.Random(spec.Seed);
+        _static = spec.ScalarLoss;
         var attrs = new List<KeyValuePair<string, Attribute>>();
         if (rng.Chance(0.3)) attrs.Add(new("sym_name", _ctx.String(rng.One(new[] { "m", "model", "with space", "a.b" }))));
         if (rng.Chance(0.2)) attrs.Add(new("aspir.version", _ctx.Integer(1)));
@@ -140,7 +163,7 @@ public sealed class ValidModuleBuilder
         for (int f = 0; f < spec.NumFuncs; f++)
         {
             _rng = new System.Random(unchecked(spec.Seed * 31 + f + 1));
-            var func = BuildFunc(body, f, spec.MaxOps);
+            var func = BuildFunc(body, f, spec.MaxOps, spec.ScalarLoss);
             _funcs.Add(func);
         }
         if (declaration)
@@ -163,7 +186,7 @@ public sealed class ValidModuleBuilder
 
     private static readonly string[] FuncNames = { "main", "f", "layer.0", "-", "with space", "q\"uote", "f_1", "0", "forward", "é" };
 
-    private Operation BuildFunc(Block moduleBody, int index, int maxOps)
+    private Operation BuildFunc(Block moduleBody, int index, int maxOps, bool scalarLoss)
     {
         var name = _rng.One(FuncNames);
         if (_funcs.Any(f => f.GetString("sym_name") == name) || name == "decl") name += "_" + index;
@@ -184,10 +207,14 @@ public sealed class ValidModuleBuilder
             if (TryOneOp()) made++;
 
         // func.return of 1-2 values, preferring op results.
-        int numReturns = _rng.Next(1, 3);
         var returned = new List<Value>();
-        for (int i = 0; i < numReturns; i++)
-            returned.Add(_results.Count > 0 && _rng.Chance(0.75) ? _rng.One(_results) : _rng.One(_pool));
+        if (scalarLoss) returned.Add(ScalarLoss());
+        else
+        {
+            int numReturns = _rng.Next(1, 3);
+            for (int i = 0; i < numReturns; i++)
+                returned.Add(_results.Count > 0 && _rng.Chance(0.75) ? _rng.One(_results) : _rng.One(_pool));
+        }
         _b.Create("func.return", returned, Array.Empty<Type>());
 
         var entries = new List<KeyValuePair<string, Attribute>>
@@ -207,12 +234,37 @@ public sealed class ValidModuleBuilder
         return func;
     }
 
-    private Attribute RandomArgAttrs()
+    /// <summary>
+    /// A rank-0 float value for a training step to return: the sum over all dimensions of an op
+    /// result (or argument), preferring the latest ones; an argument becomes a parameter if none is.
+    /// </summary>
+    private Value ScalarLoss()
+    {
+        if (!_argAttrs.Any(a => a is DictionaryAttr d && d.Get("aspir.param") is not null))
+        {
+            var arg = _entry.Arguments.FirstOrDefault(a => a.Type is TensorType { Element.IsFloat: true }) ?? AddArg(RandomTensor(_rng.One(_floats), 1, 3))!;
+            if (arg is not null)
+                _argAttrs[arg.Index] = _ctx.Dictionary(((DictionaryAttr)_argAttrs[arg.Index]).Entries
+                    .Where(e => e.Key != "aspir.param").Append(new("aspir.param", _ctx.String($"model.w{arg.Index}"))));
+        }
+        var floats = _pool.Where(v => v.Type is TensorType { Element.IsFloat: true }).ToList();
+        var results = floats.Where(v => v is OpResult).ToList();
+        var x = results.Count > 0 && _rng.Chance(0.8) ? results[Math.Max(0, results.Count - 1 - _rng.Next(3))]
+            : floats.Count > 0 ? _rng.One(floats) : AddArg(RandomTensor(_rng.One(_floats), 1, 3))!;
+        var t = (TensorType)x.Type;
+        if (t.Rank == 0 || _ctx.LookupOp("tensor.reduce_sum") is not { } sum) return x;
+        var loss = _b.Create(sum, new[] { x }, _ctx.Dictionary(new KeyValuePair<string, Attribute>[] { new("dims", Ints(Enumerable.Range(0, t.Rank).Select(i => (long)i))) }));
+        loss.Result(0).NameHint = "loss";
+        return loss.Result(0);
+    }
+
+    private Attribute RandomArgAttrs(TensorType type)
     {
         var e = new List<KeyValuePair<string, Attribute>>();
         int k = _rng.Next(6);
         if (k is 1 or 3) e.Add(new("aspir.seq_dim", _ctx.Integer(1)));
-        if (k is 2 or 3) e.Add(new("aspir.param", _ctx.String("model.x.weight")));
+        // Parameters are float weights (autodiff rejects any other).
+        if (k is 2 or 3 && type.Element.IsFloat) e.Add(new("aspir.param", _ctx.String("model.x.weight")));
         if (k is 4) e.Add(new("aspir.name", _ctx.String("input_ids")));
         return _ctx.Dictionary(e);
     }
@@ -222,7 +274,7 @@ public sealed class ValidModuleBuilder
         if (_entry.Arguments.Count >= MaxArgs) return null;
         var a = _entry.AddArgument(t);
         a.NameHint = _rng.One(Pick.Hints);
-        _argAttrs.Add(RandomArgAttrs());
+        _argAttrs.Add(RandomArgAttrs(t));
         _pool.Add(a);
         return a;
     }
@@ -249,18 +301,44 @@ public sealed class ValidModuleBuilder
             var candidates = _pool.Where(v => v.Type is TensorType t && pred(t)).ToList();
             if (candidates.Count > 0) return _rng.One(candidates);
         }
-        return AddArg(make());
+        var type = make();
+        // Sometimes a constant instead of a new argument, so that folds and canonicalizations have work.
+        if (_rng.Chance(0.25) && type.IsStatic && _ctx.LookupOp("tensor.constant") is { } constant)
+        {
+            try
+            {
+                var c = _b.Create(constant, Array.Empty<Value>(), _ctx.Dictionary(new KeyValuePair<string, Attribute>[] { new("value", RandomDense(type, foldable: true)) }));
+                c.Result(0).NameHint = _rng.One(Pick.Hints);
+                _pool.Add(c.Result(0));
+                _results.Add(c.Result(0));
+                return c.Result(0);
+            }
+            catch (InvalidOperationException)
+            {
+                // the constant's rule rejects this type: fall back to an argument
+            }
+        }
+        return AddArg(type);
     }
 
     private Value? Exactly(TensorType t) => PickOrMake(x => ReferenceEquals(x, t), () => t);
 
     private Value? AnyFloat(int minRank = 0, int maxRank = 4) =>
-        PickOrMake(t => t.Element.IsFloat && t.Rank >= minRank && t.Rank <= maxRank && t.IsStatic,
-            () => RandomTensor(_rng.One(_floats), minRank, maxRank));
+        PickOrMake(t => t.Element.IsFloat && t.Rank >= minRank && t.Rank <= maxRank,
+            () => MaybeDynamic(RandomTensor(_rng.One(_floats), minRank, maxRank)));
 
     private Value? AnyTensor(int minRank = 0, int maxRank = 4) =>
-        PickOrMake(t => t.Rank >= minRank && t.Rank <= maxRank && t.IsStatic,
-            () => RandomTensor(_rng.Chance(0.8) ? _rng.One(_floats) : _rng.One(_ints), minRank, maxRank));
+        PickOrMake(t => t.Rank >= minRank && t.Rank <= maxRank,
+            () => MaybeDynamic(RandomTensor(_rng.Chance(0.8) ? _rng.One(_floats) : _rng.One(_ints), minRank, maxRank)));
+
+    /// <summary>Now and then one size made dynamic ('?'), so shape rules, folds and costs meet unknown sizes.</summary>
+    private TensorType MaybeDynamic(TensorType t)
+    {
+        if (t.Rank == 0 || _static || !_rng.Chance(0.1)) return t;
+        var shape = t.Shape.ToArray();
+        shape[_rng.Next(shape.Length)] = TensorType.Dynamic;
+        return _ctx.Tensor(shape, t.Element);
+    }
 
     private Attribute Int(long v) => _ctx.Integer(v);
     private Attribute Ints(IEnumerable<long> v) => _ctx.IntArray(v);
@@ -274,7 +352,21 @@ public sealed class ValidModuleBuilder
         Proposal? p;
         string name;
         OpDef? def;
-        if (_funcs.Count > 0 && _rng.Chance(0.08))
+        if (_results.Count > 0 && _rng.Chance(0.06))
+        {
+            // A copy of an earlier op (same operands and attributes): work for cse.
+            var original = _rng.One(_results).DefiningOp!;
+            if (original.Name == "func.call") return false;
+            var copy = _b.Insert(original.Clone());
+            foreach (var r in copy.Results)
+            {
+                r.NameHint = _rng.One(Pick.Hints);
+                _pool.Add(r);
+                _results.Add(r);
+            }
+            return true;
+        }
+        if (_funcs.Count > 0 && !_static && _rng.Chance(0.08))
         {
             def = _ctx.LookupOp("func.call");
             name = "func.call";
@@ -459,8 +551,9 @@ public sealed class ValidModuleBuilder
                 var sizes = new long[xt.Rank];
                 for (int i = 0; i < xt.Rank; i++)
                 {
-                    offsets[i] = _rng.Next(0, (int)xt.Dim(i));
-                    sizes[i] = _rng.Chance(0.03) ? 0 : _rng.Next(1, (int)(xt.Dim(i) - offsets[i]) + 1);
+                    long d = xt.Dim(i) == TensorType.Dynamic ? 4 : xt.Dim(i);   // a dynamic size is not checked
+                    offsets[i] = _rng.Next(0, (int)Math.Max(1, d));
+                    sizes[i] = _rng.Chance(0.03) ? 0 : _rng.Next(1, (int)Math.Max(1, d - offsets[i]) + 1);
                 }
                 attrs.Add(new("offsets", Ints(offsets)));
                 attrs.Add(new("sizes", Ints(sizes)));
@@ -540,9 +633,91 @@ public sealed class ValidModuleBuilder
                 if (logits is null) return null;
                 var lt = (TensorType)logits.Type;
                 var labels = Exactly(Tensor(_rng.One(_ints), lt.Dim(0), lt.Dim(1)));
-                if (_rng.Chance(0.4)) attrs.Add(new("shift", Int(_rng.Next(0, (int)lt.Dim(1)))));
+                if (_rng.Chance(0.4)) attrs.Add(new("shift", Int(_rng.Next(0, (int)Math.Max(1, lt.Dim(1))))));
                 if (_rng.Chance(0.3)) attrs.Add(new("ignore_index", Int(_rng.Chance(0.5) ? -100 : 0)));
                 return With(logits, labels);
+            }
+            // ---- backward ops
+            case "tensor.pad":
+            {
+                var x = AnyTensor();
+                if (x is null) return null;
+                int rank = ((TensorType)x.Type).Rank;
+                attrs.Add(new("low", Ints(Enumerable.Range(0, rank).Select(_ => (long)_rng.Next(0, 3)))));
+                attrs.Add(new("high", Ints(Enumerable.Range(0, rank).Select(_ => (long)_rng.Next(0, 3)))));
+                return With(x);
+            }
+            case "tensor.silu_grad" or "tensor.gelu_grad":
+            {
+                var x = AnyFloat();
+                if (x is null) return null;
+                return With(x, Exactly((TensorType)x.Type));
+            }
+            case "tensor.softmax_grad":
+            {
+                var y = AnyFloat(1, 4);
+                if (y is null) return null;
+                int rank = ((TensorType)y.Type).Rank;
+                if (_rng.Chance(0.5)) attrs.Add(new("dim", Int(_rng.Next(-rank, rank))));
+                return With(y, Exactly((TensorType)y.Type));
+            }
+            case "tensor.reduce_max_grad":
+            {
+                var x = AnyFloat();
+                if (x is null) return null;
+                var xt = (TensorType)x.Type;
+                var dims = Enumerable.Range(0, xt.Rank).Where(_ => _rng.Chance(0.5)).ToArray();
+                bool keep = _rng.Chance(0.5);
+                var shape = Enumerable.Range(0, xt.Rank).Where(i => keep || !dims.Contains(i)).Select(i => dims.Contains(i) ? 1 : xt.Dim(i)).ToArray();
+                attrs.Add(new("dims", Ints(dims.Select(d => (long)d))));
+                if (keep) attrs.Add(new("keepdim", _ctx.Unit));
+                var yt = Tensor(xt.Element, shape);
+                return With(x, Exactly(yt), Exactly(yt));
+            }
+            case "tensor.rms_norm_grad":
+            {
+                var x = AnyFloat(1, 4);
+                if (x is null) return null;
+                var xt = (TensorType)x.Type;
+                attrs.Add(new("eps", _ctx.Float(_rng.One(new[] { 1e-5, 0.0 }))));
+                return With(x, Exactly(Tensor(xt.Element, xt.Dim(xt.Rank - 1))), Exactly(xt));
+            }
+            case "tensor.rope_grad":
+            {
+                var dy = PickOrMake(t => t.Element.IsFloat && t.Rank == 4 && t.Dim(3) % 2 == 0,
+                    () => Tensor(_rng.One(_floats), Dim(2), Dim(4), Dim(2), 2 * Dim(4)));
+                attrs.Add(new("theta", _ctx.Float(_rng.One(new[] { 10000.0, 1.0 }))));
+                if (_rng.Chance(0.4)) attrs.Add(new("offset", Int(_rng.Next(0, 129))));
+                return With(dy);
+            }
+            case "tensor.attention_grad":
+            {
+                var elem = _rng.One(_floats);
+                long b = Dim(2), sq = Dim(4), hkv = Dim(2), hq = hkv * Dim(2), d = Dim(4), dv = Dim(4), t = sq + _rng.Next(0, 3);
+                var q = Exactly(Tensor(elem, b, sq, hq, d));
+                var k = Exactly(Tensor(elem, b, t, hkv, d));
+                var v = Exactly(Tensor(elem, b, t, hkv, dv));
+                var dout = Exactly(Tensor(elem, b, sq, hq, dv));
+                if (_rng.Chance(0.4)) attrs.Add(new("causal", _ctx.Unit));
+                if (_rng.Chance(0.3)) attrs.Add(new("scale", _ctx.Float(0.5)));
+                return With(q, k, v, dout);
+            }
+            case "tensor.cross_entropy_grad":
+            {
+                var logits = PickOrMake(x => x.Element.IsFloat && x.Rank == 3, () => Tensor(_rng.One(_floats), Dim(2), 1 + Dim(4), Dim()));
+                if (logits is null) return null;
+                var lt = (TensorType)logits.Type;
+                var labels = Exactly(Tensor(_rng.One(_ints), lt.Dim(0), lt.Dim(1)));
+                if (_rng.Chance(0.4)) attrs.Add(new("shift", Int(_rng.Next(0, (int)Math.Max(1, lt.Dim(1))))));
+                return With(logits, labels, Exactly(Tensor(lt.Element)));
+            }
+            case "tensor.embedding_grad":
+            {
+                var dout = AnyFloat(1, 3);
+                if (dout is null) return null;
+                var dt = (TensorType)dout.Type;
+                attrs.Add(new("num_embeddings", Int(Dim(16))));
+                return With(dout, Exactly(Tensor(_rng.One(_ints), dt.Shape[..^1].ToArray())));
             }
             default:
                 return ProposeUnknown(def, attrs);
@@ -594,6 +769,13 @@ public sealed class ValidModuleBuilder
     /// <summary>A random shape of rank 0-4 with <paramref name="numel"/> elements.</summary>
     private long[] Factorize(long numel)
     {
+        if (numel < 0)
+        {
+            // A dynamic operand: any shape with a dynamic size passes the element count check.
+            var dyn = Enumerable.Range(0, _rng.Next(1, 4)).Select(_ => Dim(4)).ToArray();
+            dyn[_rng.Next(dyn.Length)] = TensorType.Dynamic;
+            return dyn;
+        }
         var primes = new List<long>();
         long m = numel;
         for (long p = 2; p * p <= m; p++)
@@ -609,15 +791,16 @@ public sealed class ValidModuleBuilder
     private static readonly double[] FloatValues =
         { 0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 3.140625, 1e-5, 100.0, -7.25, 65504.0, 1e30, double.PositiveInfinity, double.NaN };
 
-    private DenseElementsAttr RandomDense(TensorType type)
+    private DenseElementsAttr RandomDense(TensorType type, bool foldable = false)
     {
-        bool splat = _rng.Chance(0.5) || type.NumElements == 1;
+        bool splat = _rng.Chance(0.5) || type.NumElements <= 1 || type.NumElements > 64;
         int n = splat ? 1 : (int)type.NumElements;
         if (type.Element.IsFloat)
         {
             var values = new double[n];
             for (int i = 0; i < n; i++)
-                values[i] = _rng.Chance(0.7) ? _rng.One(FloatValues) : Math.Round((_rng.NextDouble() - 0.5) * 200, 3);
+                values[i] = foldable && _rng.Chance(0.6) ? _rng.One(new[] { 0.0, 1.0 })
+                    : _rng.Chance(0.7) ? _rng.One(FloatValues) : Math.Round((_rng.NextDouble() - 0.5) * 200, 3);
             return _ctx.DenseFloats(type, values);
         }
         var ints = new long[n];
@@ -903,6 +1086,7 @@ public sealed class UnregisteredModuleBuilder
     private static readonly (string Name, string Body)[] OpaqueTypes =
     {
         ("test.tok", ""), ("test.t", "<4, f32>"), ("test.pair", "<[1, 2], {a = \"s\"}>"), ("dist.token", ""), ("test.fn", "<(i32) -> i64>"),
+        ("test.wrap", "<tensor<4xf32>>"),
     };
 
     private static readonly long[] DimChoices = { 1, 2, 4, 8, 3, TensorType.Dynamic, 0 };
@@ -1029,9 +1213,10 @@ public sealed class UnregisteredModuleBuilder
             }
             case 9: return RandomDense();
             case 10:
-                return _rng.Next(3) switch
+                return _rng.Next(4) switch
                 {
                     0 => new OpaqueModel("test.enc", ""),
+                    3 => new OpaqueModel("test.layout", "<tensor<2x?xi8>, 1>"),
                     1 => new OpaqueModel("test.sharding", "<@mesh, [{}, {\"sp\"}, {}]>"),
                     _ => new OpaqueModel("dist.layout", "<[0, 1], \"x\">"),
                 };

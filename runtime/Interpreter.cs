@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using AutoSpIR.Dialects.Func;
+
+namespace AutoSpIR.Runtime;
+
+/// <summary>What <see cref="Interpreter.Run"/> gives back.</summary>
+public sealed class RunResult
+{
+    /// <summary>The operands of func.return, in order.</summary>
+    public required HostTensor[] Results { get; init; }
+
+    /// <summary>The largest number of bytes live at once (see <see cref="Interpreter"/>).</summary>
+    public required long PeakBytes { get; init; }
+
+    /// <summary>Wall time of the run (argument checks included).</summary>
+    public required TimeSpan Elapsed { get; init; }
+}
+
+/// <summary>
+/// Executes a <c>func.func</c> on host tensors: its body must be a single block whose ops run
+/// in order, ending with <c>func.return</c>. Each op runs the kernel registered for its name
+/// (<see cref="KernelTable.Default"/> unless another table is given).
+/// <para>
+/// Memory accounting, in program order: the arguments are live from the start and never
+/// freed; every value an op produces is a new buffer of its type's <see cref="TensorType.ByteSize"/>
+/// (bf16 counts 2 bytes), also when the kernel hands back an existing tensor (a reshape is
+/// counted as a copy: simple and an upper bound); a value is freed right after the op that
+/// uses it last, or right after its op when it has no use, unless it is returned. The peak is
+/// the maximum of the live bytes, taken after each op's results are allocated and before its
+/// dead operands are freed (an op's inputs and outputs coexist). Scratch memory inside a
+/// kernel is not counted.
+/// </para>
+/// <para>Errors: a bad call (argument count or types) is an <see cref="ArgumentException"/> naming
+/// the argument; an op without a kernel, or bad data (an id out of range), is a
+/// <see cref="RuntimeErrorException"/> at the op's location. Nothing is caught.</para>
+/// </summary>
+public static class Interpreter
+{
+    public static RunResult Run(Operation func, IReadOnlyList<HostTensor> args, KernelTable? kernels = null)
+    {
+        ArgumentNullException.ThrowIfNull(func);
+        ArgumentNullException.ThrowIfNull(args);
+        var clock = Stopwatch.StartNew();
+        kernels ??= KernelTable.Default;
+        if (func.Name != "func.func")
+            throw new ArgumentException($"the interpreter runs a 'func.func', but was given a '{func.Name}'", nameof(func));
+        string fname = "@" + (func.GetString("sym_name") ?? "?");
+        var body = func.Region(0);
+        if (body.IsEmpty) throw new ArgumentException($"function {fname} is a declaration without a body", nameof(func));
+        if (body.Blocks.Count != 1)
+            throw new ArgumentException($"function {fname} has {body.Blocks.Count} blocks; the interpreter runs single-block functions", nameof(func));
+        var block = body.Blocks[0];
+        var signature = FuncDialect.Signature(func);
+
+        // ---------------------------------------------------------------- arguments
+        if (args.Count != signature.Inputs.Count)
+            throw new ArgumentException($"function {fname} takes {signature.Inputs.Count} argument{(signature.Inputs.Count == 1 ? "" : "s")}, but {args.Count} {(args.Count == 1 ? "was" : "were")} given", nameof(args));
+        var env = new Dictionary<Value, HostTensor>();
+        var mem = new Allocator();
+        for (int i = 0; i < args.Count; i++)
+        {
+            var expected = signature.Inputs[i];
+            var arg = args[i] ?? throw new ArgumentException($"{ArgName(func, i)} of {fname} is null", nameof(args));
+            if (expected is not TensorType tt || !tt.IsStatic)
+                throw new ArgumentException($"{ArgName(func, i)} of {fname} has type {expected}; the interpreter runs functions of statically shaped tensors", nameof(args));
+            if (!SameType(arg.Type, tt))
+                throw new ArgumentException($"{ArgName(func, i)} of {fname} has type {arg.Type}, but the function expects {tt}", nameof(args));
+            env[block.Arguments[i]] = arg;
+            mem.Allocate(tt.ByteSize);
+        }
+
+        // ---------------------------------------------------------------- liveness
+        var ops = block.Ops.ToList();
+        var ret = ops.Count > 0 ? ops[^1] : null;
+        if (ret is null || ret.Name != "func.return")
+            throw new ArgumentException($"function {fname} does not end with 'func.return'", nameof(func));
+        var lastUse = new Dictionary<Value, int>();
+        for (int i = 0; i < ops.Count; i++)
+            foreach (var v in ops[i].Operands) lastUse[v] = i;
+        var returned = new HashSet<Value>(ret.Operands);
+        var args0 = new HashSet<Value>(block.Arguments);
+
+        // ---------------------------------------------------------------- execution
+        for (int i = 0; i < ops.Count - 1; i++)
+        {
+            var op = ops[i];
+            var kernel = kernels.Lookup(op.Name) ?? throw new RuntimeErrorException(op.Location, $"no kernel for '{op.Name}'");
+            var inputs = new HostTensor[op.NumOperands];
+            for (int j = 0; j < inputs.Length; j++)
+                inputs[j] = env.TryGetValue(op.Operand(j), out var t)
+                    ? t
+                    : throw new InvalidOperationException($"'{op.Name}' at {op.Location} uses a value that is not defined in the function body");
+            var outputs = kernel(new KernelContext(op, inputs));
+            if (outputs is null || outputs.Length != op.NumResults)
+                throw new InvalidOperationException($"the kernel of '{op.Name}' returned {outputs?.Length ?? 0} tensors for {op.NumResults} results");
+            for (int j = 0; j < outputs.Length; j++)
+            {
+                var want = op.Result(j).Type;
+                if (outputs[j] is null || want is not TensorType wt || !SameType(outputs[j].Type, wt))
+                    throw new InvalidOperationException($"the kernel of '{op.Name}' returned {outputs[j]?.Type.ToString() ?? "null"} for result #{j} of type {want}");
+                env[op.Result(j)] = outputs[j];
+                mem.Allocate(wt.ByteSize);
+            }
+            // Free what this op used last (each value once), then its results nobody uses.
+            var freed = new HashSet<Value>();
+            foreach (var v in op.Operands)
+                if (lastUse[v] == i && !args0.Contains(v) && !returned.Contains(v) && freed.Add(v))
+                {
+                    mem.Free(((TensorType)v.Type).ByteSize);
+                    env.Remove(v);
+                }
+            foreach (var r in op.Results)
+                if (!r.HasUses)
+                {
+                    mem.Free(((TensorType)r.Type).ByteSize);
+                    env.Remove(r);
+                }
+        }
+
+        var results = new HostTensor[ret.NumOperands];
+        for (int j = 0; j < results.Length; j++) results[j] = env[ret.Operand(j)];
+        return new RunResult { Results = results, PeakBytes = mem.PeakBytes, Elapsed = clock.Elapsed };
+    }
+
+    /// <summary>The <c>func.func</c> named <paramref name="name"/> (without '@') in a module, or an ArgumentException.</summary>
+    public static Operation FindFunc(Operation module, string name)
+    {
+        foreach (var r in module.Regions)
+            foreach (var op in r.Ops)
+                if (op.Name == "func.func" && op.GetString("sym_name") == name) return op;
+        throw new ArgumentException($"no function '@{name}' in the module", nameof(name));
+    }
+
+    /// <summary>Runs function <paramref name="name"/> of a module.</summary>
+    public static RunResult Run(Operation module, string name, IReadOnlyList<HostTensor> args, KernelTable? kernels = null) =>
+        Run(FindFunc(module, name), args, kernels);
+
+    /// <summary>Same shape and element type (an encoding, such as a sharding, does not change the data).</summary>
+    public static bool SameType(TensorType a, TensorType b) =>
+        ReferenceEquals(a, b) || (a.Element.Kind == b.Element.Kind && a.Shape.SequenceEqual(b.Shape));
+
+    /// <summary><c>argument #1 (%w, 'model.embed_tokens.weight')</c>: the index, the name in the text, the parameter name.</summary>
+    private static string ArgName(Operation func, int i)
+    {
+        var parts = new List<string>();
+        var block = func.Region(0).Blocks[0];
+        if (i < block.Arguments.Count && block.Arguments[i].NameHint is { } hint) parts.Add("%" + hint);
+        var attrs = FuncDialect.ArgAttrs(func, i);
+        foreach (var key in new[] { "aspir.param", "aspir.name" })
+            if (attrs.Get(key) is StringAttr s) parts.Add($"'{s.Value}'");
+        return parts.Count == 0 ? $"argument #{i}" : $"argument #{i} ({string.Join(", ", parts)})";
+    }
+}
