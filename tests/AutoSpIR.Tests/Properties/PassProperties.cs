@@ -68,7 +68,7 @@ public sealed class PassProperties(ITestOutputHelper output)
     /// <summary>Errors autodiff may report for an input outside what it handles (its documented preconditions).</summary>
     private static readonly System.Text.RegularExpressions.Regex AutodiffPrecondition = new(
         "has no gradient rule|single-block body|does not end in func.return|must be a single rank-0 floating-point tensor|" +
-        "a parameter must be a floating-point tensor|of the dynamic type");
+        "a parameter must be a floating-point tensor|of the dynamic type|is called here");
 
     /// <summary>
     /// autodiff on training steps (functions returning a scalar loss of aspir.param arguments):
