@@ -19,77 +19,19 @@ public static class AspIRParserDriver
     /// when the text is not a single module), or null after reporting errors to <paramref name="diag"/>.
     /// <paramref name="lineOffset"/> shifts reported lines (for chunks of a split file).
     /// </summary>
-    public static Operation? Parse(string text, string fileName, Context ctx, DiagnosticEngine diag, int lineOffset = 0) =>
-        text.Length >= PipelineThreshold
-            ? ParsePipelined(text, fileName, ctx, diag, lineOffset)
-            : ParseSequential(text, fileName, ctx, diag, lineOffset);
-
-    /// <summary>Inputs at least this long (characters) are parsed on one thread while IR is built on another.</summary>
-    public static int PipelineThreshold { get; set; } = 1 << 20;
-
-    private static Operation? ParseSequential(string text, string fileName, Context ctx, DiagnosticEngine diag, int lineOffset)
+    public static Operation? Parse(string text, string fileName, Context ctx, DiagnosticEngine diag, int lineOffset = 0)
     {
         var (tokens, chunks) = Open(text, fileName, diag, lineOffset);
         var builder = new IrBuilder(ctx, diag, fileName, lineOffset);
         try
         {
-            ParseItems(tokens, chunks, step => step(builder), topLevel: true);
+            ParseItems(tokens, chunks, builder, topLevel: true);
             return builder.Finish();
         }
         catch (ReportedErrorException)
         {
             return null;
         }
-    }
-
-    /// <summary>
-    /// The parser thread turns text into parse trees and hands each, as a build step, to
-    /// this thread, which turns it into IR. Errors keep sequential semantics: the builder
-    /// only ever works on ops before the parser's position, so its error, when there is
-    /// one, is the first in the file and the parser's is dropped.
-    /// </summary>
-    private static Operation? ParsePipelined(string text, string fileName, Context ctx, DiagnosticEngine diag, int lineOffset)
-    {
-        var parseDiag = new DiagnosticEngine();
-        var buildDiag = new DiagnosticEngine();
-        using var steps = new System.Collections.Concurrent.BlockingCollection<Action<IrBuilder>>(boundedCapacity: 4096);
-        using var stop = new CancellationTokenSource();
-        var parser = Task.Run(() =>
-        {
-            var (tokens, chunks) = Open(text, fileName, parseDiag, lineOffset);
-            try
-            {
-                ParseItems(tokens, chunks, step => steps.Add(step, stop.Token), topLevel: true);
-            }
-            catch (ReportedErrorException) { }
-            catch (OperationCanceledException) { }
-            finally
-            {
-                steps.CompleteAdding();
-            }
-        });
-
-        var builder = new IrBuilder(ctx, buildDiag, fileName, lineOffset);
-        Operation? module = null;
-        try
-        {
-            foreach (var step in steps.GetConsumingEnumerable()) step(builder);
-            parser.Wait();
-            if (!parseDiag.HasErrors) module = builder.Finish();
-        }
-        catch (ReportedErrorException)
-        {
-            stop.Cancel();
-            parser.Wait();
-        }
-        foreach (var d in buildDiag.HasErrors ? buildDiag.All : parseDiag.All) Copy(d, diag);
-        return module;
-    }
-
-    private static void Copy(Diagnostic d, DiagnosticEngine into)
-    {
-        var copy = into.Emit(d.Severity, d.Location, d.Message);
-        foreach (var n in d.Notes) copy.AttachNote(n.Location, n.Message);
     }
 
     private static (ReleasingTokenStream, ChunkParser) Open(string text, string fileName, DiagnosticEngine diag, int lineOffset)
@@ -101,11 +43,12 @@ public static class AspIRParserDriver
     }
 
     /// <summary>
-    /// Parses the ops of a region body (or of the file) one at a time and emits a build
-    /// step for each. Modules and functions are opened and filled piecewise, so a
-    /// function of a million ops never has more than one op's parse tree alive.
+    /// Parses the ops of a region body (or of the file) one at a time and builds each
+    /// as soon as it is parsed. Modules and functions are opened and filled piecewise,
+    /// so a function of a million ops never has more than one op's parse tree alive.
+    /// (Building on a second thread was tried: contention made it slower on 2 cores.)
     /// </summary>
-    private static void ParseItems(ReleasingTokenStream tokens, ChunkParser chunks, Action<Action<IrBuilder>> emit, bool topLevel)
+    private static void ParseItems(ReleasingTokenStream tokens, ChunkParser chunks, IrBuilder b, bool topLevel)
     {
         while (true)
         {
@@ -114,43 +57,39 @@ public static class AspIRParserDriver
             if (next == CloseBraceToken && !topLevel) break;
             if (next == AspIRLexer.KW_MODULE)
             {
-                var header = chunks.Parse(p => p.moduleHeader());
-                emit(b => b.BeginModule(header));
-                ParseBody(tokens, chunks, emit);
-                emit(b => b.EndModule());
+                b.BeginModule(chunks.Parse(p => p.moduleHeader()));
+                ParseBody(tokens, chunks, b);
+                b.EndModule();
             }
             else if (next == AspIRLexer.KW_FUNC)
             {
                 var header = chunks.Parse(p => p.funcHeader());
                 bool hasBody = tokens.LA(1) == OpenBraceToken;
-                emit(b => b.BeginFunc(header, hasBody));
+                b.BeginFunc(header, hasBody);
                 if (hasBody)
                 {
-                    ParseBody(tokens, chunks, emit);
-                    emit(b => b.EndFunc());
+                    ParseBody(tokens, chunks, b);
+                    b.EndFunc();
                 }
             }
             else if (next == AspIRLexer.BLOCK_ID && !topLevel)
-            {
-                var label = chunks.Parse(p => p.blockLabel());
-                emit(b => b.StartBlock(label));
-            }
+                b.StartBlock(chunks.Parse(p => p.blockLabel()));
             else
             {
                 var op = chunks.Parse(p => p.operation());
                 // An op ends where the next item starts; anything else is a syntax error
                 // here, before the op is built (it may have stopped early at the bad token).
                 if (!CanStartItem(tokens.LA(1))) chunks.ReportUnexpected(tokens.LT(1));
-                emit(b => b.AddOp(op));
+                b.AddOp(op);
             }
             tokens.ReleaseBefore(tokens.Index - 1);
         }
     }
 
-    private static void ParseBody(ReleasingTokenStream tokens, ChunkParser chunks, Action<Action<IrBuilder>> emit)
+    private static void ParseBody(ReleasingTokenStream tokens, ChunkParser chunks, IrBuilder b)
     {
         chunks.Parse(p => p.openBrace());
-        ParseItems(tokens, chunks, emit, topLevel: false);
+        ParseItems(tokens, chunks, b, topLevel: false);
         chunks.Parse(p => p.closeBrace());
     }
 

@@ -553,13 +553,13 @@ internal sealed class IrBuilder
                 throw Fail(Loc(pa), $"'{name}' takes no positional attribute; expected operands or an attribute dictionary");
             if (attrs.Get(posName) is not null)
                 throw Fail(Loc(pa), $"'{posName}' is given twice: positionally and in the attribute dictionary");
-            var value = BuildPositional(pa, resultTypes.Length > 0 ? resultTypes[0] : null);
+            var value = BuildPositional(pa, posName, resultTypes.Length > 0 ? resultTypes[0] : null);
             attrs = _ctx.Dictionary(attrs.Entries.Append(new(posName, value)));
         }
         return Operation.Create(_ctx, name, operands, resultTypes, attrs, 0, loc, def);
     }
 
-    private IrAttribute BuildPositional(PositionalAttrContext pa, IrType? resultType)
+    private IrAttribute BuildPositional(PositionalAttrContext pa, string posName, IrType? resultType)
     {
         var tensor = resultType as TensorType;
         if (pa.KW_DENSE() is not null)
@@ -571,7 +571,9 @@ internal sealed class IrBuilder
             return tensor is { Element.IsFloat: true } ? _ctx.Float(ParseDouble(i.Symbol)) : _ctx.Integer(ParseLong(i.Symbol));
         if (pa.FLOAT() is { } f) return _ctx.Float(ParseDouble(f.Symbol));
         if (pa.STRING() is { } s) return _ctx.String(UnquoteString(s.Symbol));
-        if (pa.SYMBOL_ID() is { } sym) return _ctx.Symbol(SymbolName(sym.Symbol));
+        // The symbol an op defines (dist.mesh @mesh) is its sym_name, a string.
+        if (pa.SYMBOL_ID() is { } sym)
+            return posName == "sym_name" ? _ctx.String(SymbolName(sym.Symbol)) : _ctx.Symbol(SymbolName(sym.Symbol));
         return _ctx.Bool(pa.KW_TRUE() is not null);
     }
 
@@ -774,9 +776,17 @@ internal sealed class IrBuilder
             case DialectAttrContext da:
             {
                 var name = da.HASH_ID().GetText()[1..];
-                if (!_ctx.AllowUnregisteredDialects && _ctx.LookupDialect(name.Split('.')[0]) is null)
+                var dialect = _ctx.LookupDialect(name.Split('.')[0]);
+                if (!_ctx.AllowUnregisteredDialects && dialect is null)
                     throw Fail(Loc(da), $"unknown attribute '#{name}' (dialect attributes need --allow-unregistered-dialect)");
-                return _ctx.OpaqueAttr(name, da.dialectBody() is { } body ? NormalizeBody(body) : "");
+                var bodyText = da.dialectBody() is { } body ? NormalizeBody(body) : "";
+                if (dialect?.AttributeParser is { } parse)
+                {
+                    var (typed, error) = parse(_ctx, name, bodyText);
+                    if (typed is null) throw Fail(Loc(da), error ?? $"invalid attribute '#{name}'");
+                    return typed;
+                }
+                return _ctx.OpaqueAttr(name, bodyText);
             }
             case TypeAttrContext ta: return _ctx.TypeAttr(BuildType(ta.type()));
             default: throw Fail(Loc(a), "unexpected attribute");

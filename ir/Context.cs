@@ -84,7 +84,8 @@ public sealed class Context
     public BoolAttr False { get; }
     public DictionaryAttr EmptyDictionary { get; }
 
-    private T Intern<T>(T attr) where T : Attribute
+    /// <summary>The interned attribute equal to <paramref name="attr"/> (dialects intern their own attribute classes here).</summary>
+    public T Intern<T>(T attr) where T : Attribute
     {
         ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_attrs, attr, out bool exists);
         if (!exists) slot = attr;

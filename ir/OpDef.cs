@@ -125,4 +125,11 @@ public sealed class Dialect
     public string Name { get; }
     public string Summary { get; }
     public IReadOnlyList<OpDef> Ops { get; }
+
+    /// <summary>
+    /// Reads the body of <c>#dialect.name&lt;...&gt;</c> (text between and including the angle
+    /// brackets, normalized) into a typed attribute; returns the attribute or an error message.
+    /// Without a parser, such attributes stay <see cref="OpaqueAttr"/>.
+    /// </summary>
+    public Func<Context, string, string, (Attribute? Attribute, string? Error)>? AttributeParser { get; init; }
 }

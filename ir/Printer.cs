@@ -256,7 +256,8 @@ public sealed class Printer
         if (def.PositionalAttribute is { } pos && attrs.Get(pos) is { } posAttr && IsPositionalPrintable(posAttr))
         {
             _sb.Append(' ');
-            PrintPositional(posAttr);
+            if (pos == "sym_name" && posAttr is StringAttr symbol) SymbolRefAttr.PrintSymbol(_sb, symbol.Value);
+            else PrintPositional(posAttr);
             attrs = op.Context.Dictionary(attrs.Entries.Where(e => e.Key != pos));
         }
         else if (op.NumOperands > 0)
