@@ -9,8 +9,12 @@
 grammar AspIR;
 
 // ---------------------------------------------------------------- top level
+//
+// Every element the IR builder reads carries a label: the parser runs with
+// BuildParseTree off (no child lists or terminal nodes are made) and the builder
+// reads the labeled fields of each rule context instead.
 
-file : operation* EOF ;
+file : ops+=operation* EOF ;
 
 // The driver parses modules and functions piecewise (header, one op or block
 // label at a time, closing brace), so only one op's parse tree is alive at a time.
@@ -18,110 +22,111 @@ openBrace  : '{' ;
 closeBrace : '}' ;
 
 operation
-    : resultList? (genericOperation | moduleOperation | funcOperation | returnOperation
-                   | callOperation | customOperation)
+    : results=resultList? (generic=genericOperation | module=moduleOperation | func=funcOperation
+                           | ret=returnOperation | call=callOperation | custom=customOperation)
     ;
 
-resultList : VALUE_ID (':' INT)? (',' VALUE_ID (':' INT)?)* '=' ;   // %r, %r:2, %a, %b
+// %r, %r:2, %a, %b
+resultList : defs+=resultDef (',' defs+=resultDef)* '=' ;
+resultDef  : name=VALUE_ID (':' count=INT)? ;
 
 // "dialect.op"(%a, %b)[^succ] ({region}) {attrs} : (T, T) -> T
 genericOperation
-    : STRING '(' valueList? ')' successorList? regionList? attrDict? ':' functionType
+    : name=STRING '(' operands=valueList? ')' succ=successorList? regs=regionList? attrs=attrDict? ':' fnType=functionType
     ;
 
-successorList : '[' BLOCK_ID (',' BLOCK_ID)* ']' ;
-regionList    : '(' region (',' region)* ')' ;
+successorList : '[' blocks+=BLOCK_ID (',' blocks+=BLOCK_ID)* ']' ;
+regionList    : '(' regions+=region (',' regions+=region)* ')' ;
 
 // module @name attributes {..} { ops }
-moduleOperation : moduleHeader region ;
-moduleHeader    : KW_MODULE SYMBOL_ID? (KW_ATTRIBUTES attrDict)? ;
+moduleOperation : header=moduleHeader body=region ;
+moduleHeader    : kw=KW_MODULE sym=SYMBOL_ID? (KW_ATTRIBUTES attrs=attrDict)? ;
 
 // func.func [private] @name(%a: T {attrs}, ...) -> (T {attrs}, ...) attributes {..} { body }
-funcOperation : funcHeader region? ;
+funcOperation : header=funcHeader body=region? ;
 funcHeader
-    : KW_FUNC visibility=BARE_ID? SYMBOL_ID '(' funcArgList? ')' (ARROW funcResults)?
-      (KW_ATTRIBUTES attrDict)?
+    : kw=KW_FUNC visibility=BARE_ID? sym=SYMBOL_ID '(' (args+=funcArg (',' args+=funcArg)*)? ')' (ARROW results=funcResults)?
+      (KW_ATTRIBUTES attrs=attrDict)?
     ;
-funcArgList : funcArg (',' funcArg)* ;
-funcArg     : (VALUE_ID ':')? type attrDict? ;   // names are absent in a declaration
-funcResults : nonFunctionType | '(' (funcResult (',' funcResult)*)? ')' ;
-funcResult  : type attrDict? ;
+funcArg     : (name=VALUE_ID ':')? ty=type attrs=attrDict? ;   // names are absent in a declaration
+funcResults : single=nonFunctionType | '(' (items+=funcResult (',' items+=funcResult)*)? ')' ;
+funcResult  : ty=type attrs=attrDict? ;
 
 // func.return %a, %b : T, T
-returnOperation : KW_RETURN (valueList ':' typeList)? ;
+returnOperation : kw=KW_RETURN (operands=valueList ':' types=typeList)? ;
 
 // func.call @f(%a) : (T) -> T
-callOperation : KW_CALL SYMBOL_ID '(' valueList? ')' attrDict? ':' functionType ;
+callOperation : kw=KW_CALL callee=SYMBOL_ID '(' operands=valueList? ')' attrs=attrDict? ':' fnType=functionType ;
 
 // The custom form shared by every registered op without a form of its own:
 //   tensor.matmul %a, %b {attrs} : (T, T) -> T
 //   tensor.add %a, %b : T                  (same operand and result type)
 //   tensor.constant dense<1.0> : T         (one positional attribute)
-customOperation : BARE_ID (valueList | positionalAttr)? attrDict? (':' typeSpec)? ;
+customOperation : name=BARE_ID (operands=valueList | pos=positionalAttr)? attrs=attrDict? (':' spec=typeSpec)? ;
 
 typeSpec
-    : '(' typeList? ')' ARROW resultTypes     # fullFunctionTypeSpec
-    | nonFunctionType (ARROW resultTypes)?    # shortTypeSpec
+    : '(' operandTypes=typeList? ')' ARROW results=resultTypes   # fullFunctionTypeSpec
+    | operandType=nonFunctionType (ARROW results=resultTypes)?   # shortTypeSpec
     ;
 
 // ---------------------------------------------------------------- regions
 
-region       : '{' operation* block* '}' ;
-block        : blockLabel operation* ;
-blockLabel   : BLOCK_ID blockArgList? ':' ;
-blockArgList : '(' (blockArg (',' blockArg)*)? ')' ;
-blockArg     : VALUE_ID ':' type ;
+region       : '{' ops+=operation* blocks+=block* '}' ;
+block        : label=blockLabel ops+=operation* ;
+blockLabel   : name=BLOCK_ID ('(' (args+=blockArg (',' args+=blockArg)*)? ')')? ':' ;
+blockArg     : name=VALUE_ID ':' ty=type ;
 
-valueList : VALUE_ID (',' VALUE_ID)* ;
+valueList : ids+=VALUE_ID (',' ids+=VALUE_ID)* ;
 
 // ---------------------------------------------------------------- types
 
-type : nonFunctionType | functionType ;
+type : plain=nonFunctionType | fn=functionType ;
 
 // Where a '(' could open either a function type or a parenthesized list, only
 // these are allowed bare; a function type there must be parenthesized. This keeps
 // every decision LL(1), so prediction never scans a whole type ahead.
 nonFunctionType
-    : TENSOR_TYPE                // tensor<4x?xf32> without an encoding: one token
-    | tensorType
-    | BARE_ID                    // f32, i64, bf16, index, ...
-    | DIALECT_TYPE dialectBody?  // !dist.token
+    : tensorToken=TENSOR_TYPE              // tensor<4x?xf32> without an encoding: one token
+    | tensor=tensorType
+    | scalar=BARE_ID                       // f32, i64, bf16, index, ...
+    | dialect=DIALECT_TYPE body=dialectBody?   // !dist.token
     ;
 
-tensorType  : KW_TENSOR '<' SHAPE? BARE_ID (',' attribute)? '>' ;
-functionType : '(' typeList? ')' ARROW resultTypes ;
-resultTypes  : nonFunctionType | '(' typeList? ')' ;
-typeList     : type (',' type)* ;
+tensorType   : kw=KW_TENSOR '<' shape=SHAPE? elem=BARE_ID (',' encoding=attribute)? '>' ;
+functionType : '(' inputs=typeList? ')' ARROW results=resultTypes ;
+resultTypes  : single=nonFunctionType | '(' list=typeList? ')' ;
+typeList     : types+=type (',' types+=type)* ;
 
 // ---------------------------------------------------------------- attributes
 
-attrDict  : '{' (attrEntry (',' attrEntry)*)? '}' ;
-attrEntry : attrKey ('=' attribute)? ;   // a key alone is a unit attribute
-attrKey   : BARE_ID | STRING | KW_MODULE | KW_TENSOR | KW_DENSE | KW_ATTRIBUTES
-          | KW_TRUE | KW_FALSE | KW_UNIT ;
+attrDict  : '{' (entries+=attrEntry (',' entries+=attrEntry)*)? '}' ;
+attrEntry : key=attrKey ('=' value=attribute)? ;   // a key alone is a unit attribute
+attrKey   : tok=(BARE_ID | STRING | KW_MODULE | KW_TENSOR | KW_DENSE | KW_ATTRIBUTES
+          | KW_TRUE | KW_FALSE | KW_UNIT) ;
 
 attribute
-    : INT (':' type)?                                        # intAttr
-    | FLOAT (':' type)?                                      # floatAttr
-    | STRING                                                 # stringAttr
-    | KW_TRUE                                                # trueAttr
-    | KW_FALSE                                               # falseAttr
-    | KW_UNIT                                                # unitAttr
-    | '[' (attribute (',' attribute)*)? ']'                  # arrayAttr
-    | attrDict                                               # dictAttr
-    | SYMBOL_ID                                              # symbolAttr
-    | KW_DENSE '<' denseLiteral? '>' ':' type                # denseAttr
-    | HASH_ID dialectBody?                                   # dialectAttr
-    | type                                                   # typeAttr
+    : value=INT (':' ty=type)?                                    # intAttr
+    | value=FLOAT (':' ty=type)?                                  # floatAttr
+    | value=STRING                                                # stringAttr
+    | KW_TRUE                                                     # trueAttr
+    | KW_FALSE                                                    # falseAttr
+    | KW_UNIT                                                     # unitAttr
+    | '[' (items+=attribute (',' items+=attribute)*)? ']'         # arrayAttr
+    | dict=attrDict                                               # dictAttr
+    | sym=SYMBOL_ID                                               # symbolAttr
+    | KW_DENSE '<' literal=denseLiteral? '>' ':' ty=type          # denseAttr
+    | name=HASH_ID body=dialectBody?                              # dialectAttr
+    | ty=type                                                     # typeAttr
     ;
 
 // A positional attribute of the custom form: a literal whose type the op's result gives.
 positionalAttr
-    : INT | FLOAT | STRING | KW_TRUE | KW_FALSE | KW_DENSE '<' denseLiteral? '>' | SYMBOL_ID
+    : tok=(INT | FLOAT | STRING | KW_TRUE | KW_FALSE | SYMBOL_ID)
+    | dense=KW_DENSE '<' literal=denseLiteral? '>'
     ;
 
-denseLiteral : denseScalar | '[' (denseLiteral (',' denseLiteral)*)? ']' ;
-denseScalar  : INT | FLOAT | KW_TRUE | KW_FALSE ;
+denseLiteral : scalar=denseScalar | '[' (items+=denseLiteral (',' items+=denseLiteral)*)? ']' ;
+denseScalar  : tok=(INT | FLOAT | KW_TRUE | KW_FALSE) ;
 
 // The body of a dialect attribute or type, kept as balanced text:
 //   #dist.sharding<@mesh, [{}, {"sp"}, {}]>

@@ -153,7 +153,8 @@ public static class AspIRParserDriver
 
         private AspIRParser NewParser(PredictionMode mode, IAntlrErrorStrategy? strategy)
         {
-            var p = new AspIRParser(tokens);
+            // No parse tree: the builder reads the labeled fields of each rule context.
+            var p = new AspIRParser(tokens) { BuildParseTree = false };
             p.RemoveErrorListeners();
             p.Interpreter.PredictionMode = mode;
             if (strategy is not null) p.ErrorHandler = strategy;

@@ -31,14 +31,13 @@ internal sealed class IrBuilder
         _diag = diag;
         _file = file;
         _lineOffset = lineOffset;
-        _scope = new Scope(null, isolated: true);
+        _scope = new Scope { Isolated = true };
     }
 
     // ------------------------------------------------------------------ errors
 
     private Location Loc(IToken t) => new(_file, t.Line + _lineOffset, t.Column + 1);
     private Location Loc(ParserRuleContext c) => Loc(c.Start);
-    private Location Loc(ITerminalNode n) => Loc(n.Symbol);
 
     private ReportedErrorException Fail(Location loc, string message)
     {
@@ -51,18 +50,16 @@ internal sealed class IrBuilder
     /// <summary>Names visible in one region; lookups continue outward until an isolated scope.</summary>
     private sealed class Scope
     {
-        public Scope(Scope? parent, bool isolated)
-        {
-            Parent = parent;
-            Isolated = isolated;
-        }
-
-        public Scope? Parent { get; }
-        public bool Isolated { get; }
+        public Scope? Parent { get; set; }
+        public bool Isolated { get; set; }
         public Dictionary<string, (Value[] Values, Location Loc)> Names { get; } = new();
         public Dictionary<string, List<(ForwardRef Ref, Location Loc)>> Pending { get; } = new();
         public Dictionary<string, (Block Block, Location Loc, bool Defined)> Blocks { get; } = new();
     }
+
+    // Scopes are reused: a function of many values grows its name table onto the large
+    // object heap, and a fresh table per function would make the GC walk the whole IR often.
+    private readonly Stack<Scope> _freeScopes = new();
 
     /// <summary>A placeholder for a value used before its definition.</summary>
     private sealed class ForwardRef : Value
@@ -72,12 +69,33 @@ internal sealed class IrBuilder
         public override Block? ParentBlock => null;
     }
 
-    private void PushScope(bool isolated) => _scope = new Scope(_scope, isolated);
+    private void PushScope(bool isolated)
+    {
+        var s = _freeScopes.Count > 0 ? _freeScopes.Pop() : new Scope();
+        s.Parent = _scope;
+        s.Isolated = isolated;
+        _scope = s;
+    }
 
     private void PopScope()
     {
         var s = _scope;
         _scope = s.Parent!;
+        ReleaseScopeAfterChecks(s);
+    }
+
+    private void ReleaseScopeAfterChecks(Scope s)
+    {
+        CheckClosedScope(s);
+        s.Names.Clear();
+        s.Pending.Clear();
+        s.Blocks.Clear();
+        s.Parent = null;
+        _freeScopes.Push(s);
+    }
+
+    private void CheckClosedScope(Scope s)
+    {
         foreach (var (name, b) in s.Blocks)
             if (!b.Defined) throw Fail(b.Loc, $"reference to an undefined block '^{name}'");
         foreach (var (name, refs) in s.Pending)
@@ -90,9 +108,9 @@ internal sealed class IrBuilder
         }
     }
 
-    private Value ResolveUse(ITerminalNode node, IrType expected)
+    private Value ResolveUse(IToken node, IrType expected)
     {
-        var text = node.Symbol.Text;
+        var text = node.Text;
         int hash = text.IndexOf('#');
         var nameSpan = hash < 0 ? text.AsSpan(1) : text.AsSpan(1, hash - 1);
         int index = -1;
@@ -150,9 +168,9 @@ internal sealed class IrBuilder
         }
     }
 
-    private Block BlockRef(ITerminalNode node, bool defining)
+    private Block BlockRef(IToken node, bool defining)
     {
-        var name = node.GetText()[1..];
+        var name = node.Text[1..];
         if (_scope.Blocks.TryGetValue(name, out var entry))
         {
             if (defining)
@@ -205,23 +223,22 @@ internal sealed class IrBuilder
     public void StartBlock(BlockLabelContext label)
     {
         var cursor = _open.Peek();
-        var b = BlockRef(label.BLOCK_ID(), defining: true);
+        var b = BlockRef(label.name, defining: true);
         bool isEntry = cursor.Region.IsEmpty;
         cursor.Region.AddBlock(b);
         cursor.Current = b;
         if (isEntry && cursor.EntryArgs is not null)
         {
             // func.func @f(%a: T) { ^bb0: ... }: the labeled block is the entry; the signature gives its arguments.
-            if (label.blockArgList() is not null)
+            if (label._args.Count > 0)
                 throw Fail(Loc(label), "the entry block of a function takes its arguments from the signature; its label cannot list them");
             AddEntryArgs(b, cursor.EntryArgs);
         }
-        if (label.blockArgList() is { } args)
-            foreach (var ba in args.blockArg())
-            {
-                var a = b.AddArgument(BuildType(ba.type()));
-                Define(ba.VALUE_ID().GetText()[1..], new Value[] { a }, Loc(ba.VALUE_ID()));
-            }
+        foreach (var ba in label._args)
+        {
+            var a = b.AddArgument(BuildType(ba.ty));
+            Define(ba.name.Text[1..], new Value[] { a }, Loc(ba.name));
+        }
     }
 
     private void OpenRegion(Operation owner, Region region, bool isolated, (string Name, IrType Type, Location Loc)[]? entryArgs)
@@ -286,31 +303,31 @@ internal sealed class IrBuilder
 
     private Operation BuildOperation(OperationContext ctx, Block block)
     {
-        if ((ctx.moduleOperation() is not null || ctx.funcOperation() is not null) && ctx.resultList() is { } named)
+        if ((ctx.module is not null || ctx.func is not null) && ctx.results is { } named)
             throw Fail(Loc(named), $"operation defines 0 results but was provided {ReadResultDefs(named).Sum(r => r.Count)} to bind");
-        if (ctx.moduleOperation() is { } m)
+        if (ctx.module is { } m)
         {
-            BeginModule(m.moduleHeader());
-            BuildRegionBody(m.region());
+            BeginModule(m.header);
+            BuildRegionBody(m.body);
             EndModule();
             return block.Last!;
         }
-        if (ctx.funcOperation() is { } f)
+        if (ctx.func is { } f)
         {
-            BeginFunc(f.funcHeader(), f.region() is not null);
-            if (f.region() is { } body)
+            BeginFunc(f.header, f.body is not null);
+            if (f.body is { } body)
             {
                 BuildRegionBody(body);
                 EndFunc();
             }
             return block.Last!;
         }
-        var results = ReadResultDefs(ctx.resultList());
+        var results = ReadResultDefs(ctx.results);
         Operation op;
-        if (ctx.genericOperation() is { } g) op = BuildGeneric(g, results.Count);
-        else if (ctx.returnOperation() is { } r) op = BuildReturn(r);
-        else if (ctx.callOperation() is { } c) op = BuildCall(c);
-        else op = BuildCustom(ctx.customOperation(), results.Count);
+        if (ctx.generic is { } g) op = BuildGeneric(g, results.Count);
+        else if (ctx.ret is { } r) op = BuildReturn(r);
+        else if (ctx.call is { } c) op = BuildCall(c);
+        else op = BuildCustom(ctx.custom, results.Count);
 
         int bound = 0;
         foreach (var r in results) bound += r.Count;
@@ -333,17 +350,14 @@ internal sealed class IrBuilder
     {
         var defs = new List<ResultDef>();
         if (list is null) return defs;
-        // The children are: VALUE_ID (':' INT)? (',' VALUE_ID (':' INT)?)* '='.
-        for (int i = 0; i < list.ChildCount; i++)
+        foreach (var d in list._defs)
         {
-            if (list.GetChild(i) is not ITerminalNode { Symbol.Type: AspIRLexer.VALUE_ID } id) continue;
-            var text = id.Symbol.Text;
-            if (text.Contains('#')) throw Fail(Loc(id), $"expected a result name without '#', found '{text}'");
+            var text = d.name.Text;
+            if (text.Contains('#')) throw Fail(Loc(d.name), $"expected a result name without '#', found '{text}'");
             int count = 1;
-            if (i + 2 < list.ChildCount && list.GetChild(i + 2) is ITerminalNode { Symbol.Type: AspIRLexer.INT } n
-                && (!int.TryParse(n.GetText(), out count) || count < 1))
-                throw Fail(Loc(n), $"expected a positive result count, found '{n.GetText()}'");
-            defs.Add(new ResultDef(text[1..], count, Loc(id)));
+            if (d.count is { } n && (!int.TryParse(n.Text, out count) || count < 1))
+                throw Fail(Loc(n), $"expected a positive result count, found '{n.Text}'");
+            defs.Add(new ResultDef(text[1..], count, Loc(d.name)));
         }
         return defs;
     }
@@ -363,22 +377,21 @@ internal sealed class IrBuilder
 
     private Operation BuildGeneric(GenericOperationContext g, int expectedResults)
     {
-        var nameTok = g.STRING();
-        var name = UnquoteString(nameTok.Symbol);
-        var loc = Loc(nameTok);
+        var name = UnquoteString(g.name);
+        var loc = Loc(g.name);
         var def = LookupDef(name, loc);
-        var fnType = BuildFunctionType(g.functionType());
-        var uses = g.valueList()?.VALUE_ID() ?? Array.Empty<ITerminalNode>();
-        if (uses.Length != fnType.Inputs.Count)
-            throw Fail(Loc(g.functionType()), $"'{name}' has {uses.Length} operand{(uses.Length == 1 ? "" : "s")} but its type lists {fnType.Inputs.Count}");
-        var operands = new Value[uses.Length];
-        for (int i = 0; i < uses.Length; i++) operands[i] = ResolveUse(uses[i], fnType.Inputs[i]);
-        var successors = g.successorList()?.BLOCK_ID().Select(b => BlockRef(b, defining: false)).ToArray();
-        var attrs = g.attrDict() is { } ad ? BuildAttrDict(ad) : _ctx.EmptyDictionary;
-        var regions = g.regionList()?.region() ?? Array.Empty<RegionContext>();
-        var op = Operation.Create(_ctx, name, operands, fnType.Results, attrs, regions.Length, loc, def, successors);
+        var fnType = BuildFunctionType(g.fnType);
+        var uses = Uses(g.operands);
+        if (uses.Count != fnType.Inputs.Count)
+            throw Fail(Loc(g.fnType), $"'{name}' has {uses.Count} operand{(uses.Count == 1 ? "" : "s")} but its type lists {fnType.Inputs.Count}");
+        var operands = new Value[uses.Count];
+        for (int i = 0; i < uses.Count; i++) operands[i] = ResolveUse(uses[i], fnType.Inputs[i]);
+        var successors = g.succ?._blocks.Select(b => BlockRef(b, defining: false)).ToArray();
+        var attrs = g.attrs is { } ad ? BuildAttrDict(ad) : _ctx.EmptyDictionary;
+        var regions = g.regs?._regions ?? (IList<RegionContext>)Array.Empty<RegionContext>();
+        var op = Operation.Create(_ctx, name, operands, fnType.Results, attrs, regions.Count, loc, def, successors);
         bool isolated = def?.HasTrait(OpTraits.IsolatedFromAbove) ?? false;
-        for (int i = 0; i < regions.Length; i++)
+        for (int i = 0; i < regions.Count; i++)
         {
             BuildRegion(regions[i], op, op.Region(i), isolated);
         }
@@ -388,42 +401,42 @@ internal sealed class IrBuilder
     private Operation CreateModule(ModuleHeaderContext h)
     {
         var entries = new List<KeyValuePair<string, IrAttribute>>();
-        if (h.attrDict() is { } attrs) entries.AddRange(BuildAttrDict(attrs).Entries);
-        if (h.SYMBOL_ID() is { } symbol) entries.Add(new("sym_name", _ctx.String(SymbolName(symbol.Symbol))));
+        if (h.attrs is { } attrs) entries.AddRange(BuildAttrDict(attrs).Entries);
+        if (h.sym is { } symbol) entries.Add(new("sym_name", _ctx.String(SymbolName(symbol))));
         return Operation.Create(_ctx, "module", Array.Empty<Value>(), Array.Empty<IrType>(), _ctx.Dictionary(entries), 1,
-            Loc(h.KW_MODULE()));
+            Loc(h.kw));
     }
 
     private (Operation Func, (string Name, IrType Type, Location Loc)[] Args) CreateFunc(FuncHeaderContext f, bool hasBody)
     {
-        var loc = Loc(f.KW_FUNC());
-        var name = SymbolName(f.SYMBOL_ID().Symbol);
-        var args = f.funcArgList()?.funcArg() ?? Array.Empty<FuncArgContext>();
-        var argTypes = new IrType[args.Length];
-        var argAttrs = new IrAttribute[args.Length];
-        for (int i = 0; i < args.Length; i++)
+        var loc = Loc(f.kw);
+        var name = SymbolName(f.sym);
+        var args = f._args;
+        var argTypes = new IrType[args.Count];
+        var argAttrs = new IrAttribute[args.Count];
+        for (int i = 0; i < args.Count; i++)
         {
-            argTypes[i] = BuildType(args[i].type());
-            argAttrs[i] = args[i].attrDict() is { } d ? BuildAttrDict(d) : _ctx.EmptyDictionary;
+            argTypes[i] = BuildType(args[i].ty);
+            argAttrs[i] = args[i].attrs is { } d ? BuildAttrDict(d) : _ctx.EmptyDictionary;
         }
         var resultTypes = new List<IrType>();
         var resAttrs = new List<IrAttribute>();
-        if (f.funcResults() is { } fr)
+        if (f.results is { } fr)
         {
-            if (fr.nonFunctionType() is { } single)
+            if (fr.single is { } single)
             {
                 resultTypes.Add(BuildNonFunctionType(single));
                 resAttrs.Add(_ctx.EmptyDictionary);
             }
             else
-                foreach (var r in fr.funcResult())
+                foreach (var r in fr._items)
                 {
-                    resultTypes.Add(BuildType(r.type()));
-                    resAttrs.Add(r.attrDict() is { } d ? BuildAttrDict(d) : _ctx.EmptyDictionary);
+                    resultTypes.Add(BuildType(r.ty));
+                    resAttrs.Add(r.attrs is { } d ? BuildAttrDict(d) : _ctx.EmptyDictionary);
                 }
         }
         var entries = new List<KeyValuePair<string, IrAttribute>>();
-        if (f.attrDict() is { } extra)
+        if (f.attrs is { } extra)
         {
             foreach (var e in BuildAttrDict(extra).Entries)
             {
@@ -444,51 +457,51 @@ internal sealed class IrBuilder
         if (resAttrs.Any(a => a is DictionaryAttr { Count: > 0 })) entries.Add(new("res_attrs", _ctx.Array(resAttrs.ToArray())));
 
         var op = Operation.Create(_ctx, "func.func", Array.Empty<Value>(), Array.Empty<IrType>(), _ctx.Dictionary(entries), 1, loc);
-        var named = new (string Name, IrType Type, Location Loc)[args.Length];
+        var named = new (string Name, IrType Type, Location Loc)[args.Count];
         if (hasBody)
         {
-            if (args.FirstOrDefault(a => a.VALUE_ID() is null) is { } unnamed)
+            if (args.FirstOrDefault(a => a.name is null) is { } unnamed)
                 throw Fail(Loc(unnamed), "a function with a body must name its arguments (%name: type)");
-            for (int i = 0; i < args.Length; i++)
-                named[i] = (args[i].VALUE_ID().GetText(), argTypes[i], Loc(args[i].VALUE_ID()));
+            for (int i = 0; i < args.Count; i++)
+                named[i] = (args[i].name.Text, argTypes[i], Loc(args[i].name));
         }
-        else if (args.FirstOrDefault(a => a.VALUE_ID() is not null) is { } withName)
+        else if (args.FirstOrDefault(a => a.name is not null) is { } withName)
             throw Fail(Loc(withName), "a function declaration (no body) lists argument types only, without names");
         return (op, named);
     }
 
     private Operation BuildReturn(ReturnOperationContext r)
     {
-        var loc = Loc(r.KW_RETURN());
-        var uses = r.valueList()?.VALUE_ID() ?? Array.Empty<ITerminalNode>();
-        var types = BuildTypeList(r.typeList());
-        if (uses.Length != types.Length)
-            throw Fail(loc, $"'func.return' has {uses.Length} operand{(uses.Length == 1 ? "" : "s")} but {types.Length} type{(types.Length == 1 ? "" : "s")}");
-        var operands = new Value[uses.Length];
-        for (int i = 0; i < uses.Length; i++) operands[i] = ResolveUse(uses[i], types[i]);
+        var loc = Loc(r.kw);
+        var uses = Uses(r.operands);
+        var types = BuildTypeList(r.types);
+        if (uses.Count != types.Length)
+            throw Fail(loc, $"'func.return' has {uses.Count} operand{(uses.Count == 1 ? "" : "s")} but {types.Length} type{(types.Length == 1 ? "" : "s")}");
+        var operands = new Value[uses.Count];
+        for (int i = 0; i < uses.Count; i++) operands[i] = ResolveUse(uses[i], types[i]);
         return Operation.Create(_ctx, "func.return", operands, Array.Empty<IrType>(), null, 0, loc);
     }
 
     private Operation BuildCall(CallOperationContext c)
     {
-        var loc = Loc(c.KW_CALL());
-        var fnType = BuildFunctionType(c.functionType());
-        var uses = c.valueList()?.VALUE_ID() ?? Array.Empty<ITerminalNode>();
-        if (uses.Length != fnType.Inputs.Count)
-            throw Fail(Loc(c.functionType()), $"'func.call' has {uses.Length} operand{(uses.Length == 1 ? "" : "s")} but its type lists {fnType.Inputs.Count}");
-        var operands = new Value[uses.Length];
-        for (int i = 0; i < uses.Length; i++) operands[i] = ResolveUse(uses[i], fnType.Inputs[i]);
+        var loc = Loc(c.kw);
+        var fnType = BuildFunctionType(c.fnType);
+        var uses = Uses(c.operands);
+        if (uses.Count != fnType.Inputs.Count)
+            throw Fail(Loc(c.fnType), $"'func.call' has {uses.Count} operand{(uses.Count == 1 ? "" : "s")} but its type lists {fnType.Inputs.Count}");
+        var operands = new Value[uses.Count];
+        for (int i = 0; i < uses.Count; i++) operands[i] = ResolveUse(uses[i], fnType.Inputs[i]);
         var entries = new List<KeyValuePair<string, IrAttribute>>();
-        if (c.attrDict() is { } ad) entries.AddRange(BuildAttrDict(ad).Entries);
-        entries.Add(new("callee", _ctx.Symbol(SymbolName(c.SYMBOL_ID().Symbol))));
+        if (c.attrs is { } ad) entries.AddRange(BuildAttrDict(ad).Entries);
+        entries.Add(new("callee", _ctx.Symbol(SymbolName(c.callee))));
         return Operation.Create(_ctx, "func.call", operands, fnType.Results, _ctx.Dictionary(entries), 0, loc);
     }
 
     /// <summary>The uniform custom form; the op's definition says how to read the types.</summary>
     private Operation BuildCustom(CustomOperationContext c, int boundResults)
     {
-        var nameTok = c.BARE_ID();
-        var name = nameTok.GetText();
+        var nameTok = c.name;
+        var name = nameTok.Text;
         var loc = Loc(nameTok);
         var def = _ctx.LookupOp(name);
         if (def is null)
@@ -498,37 +511,37 @@ internal sealed class IrBuilder
         }
         if (def.Form != CustomForm.Uniform)
             throw Fail(loc, $"'{name}' has a custom form of its own; this is not it");
-        var uses = c.valueList()?.VALUE_ID() ?? Array.Empty<ITerminalNode>();
+        var uses = Uses(c.operands);
 
         IrType[] operandTypes;
         IrType[] resultTypes;
-        var spec = c.typeSpec();
+        var spec = c.spec;
         switch (spec)
         {
             case null:
                 operandTypes = Array.Empty<IrType>();
                 resultTypes = Array.Empty<IrType>();
-                if (uses.Length > 0 || boundResults > 0 || def.NumResults > 0)
+                if (uses.Count > 0 || boundResults > 0 || def.NumResults > 0)
                     throw Fail(loc, $"expected ':' and the type of '{name}'");
                 break;
             case FullFunctionTypeSpecContext full:
-                operandTypes = BuildTypeList(full.typeList());
-                resultTypes = BuildResultTypes(full.resultTypes());
+                operandTypes = BuildTypeList(full.operandTypes);
+                resultTypes = BuildResultTypes(full.results);
                 break;
             case ShortTypeSpecContext shortSpec:
             {
-                var t = BuildNonFunctionType(shortSpec.nonFunctionType());
-                if (shortSpec.resultTypes() is { } rt)
+                var t = BuildNonFunctionType(shortSpec.operandType);
+                if (shortSpec.results is { } rt)
                 {
                     operandTypes = new[] { t };
                     resultTypes = BuildResultTypes(rt);
                 }
                 else if (def.HasTrait(OpTraits.SameOperandsAndResultType))
                 {
-                    operandTypes = Repeat(t, uses.Length);
+                    operandTypes = Repeat(t, uses.Count);
                     resultTypes = Repeat(t, def.VariadicResults ? boundResults : def.NumResults);
                 }
-                else if (uses.Length == 0)
+                else if (uses.Count == 0)
                 {
                     operandTypes = Array.Empty<IrType>();
                     resultTypes = Repeat(t, def.VariadicResults ? boundResults : def.NumResults);
@@ -541,13 +554,13 @@ internal sealed class IrBuilder
                 throw Fail(Loc(spec), "unexpected type specification");
         }
 
-        if (uses.Length != operandTypes.Length)
-            throw Fail(Loc((ParserRuleContext?)spec ?? c), $"'{name}' has {uses.Length} operand{(uses.Length == 1 ? "" : "s")} but its type lists {operandTypes.Length}");
-        var operands = new Value[uses.Length];
-        for (int i = 0; i < uses.Length; i++) operands[i] = ResolveUse(uses[i], operandTypes[i]);
+        if (uses.Count != operandTypes.Length)
+            throw Fail(Loc((ParserRuleContext?)spec ?? c), $"'{name}' has {uses.Count} operand{(uses.Count == 1 ? "" : "s")} but its type lists {operandTypes.Length}");
+        var operands = new Value[uses.Count];
+        for (int i = 0; i < uses.Count; i++) operands[i] = ResolveUse(uses[i], operandTypes[i]);
 
-        var attrs = c.attrDict() is { } ad ? BuildAttrDict(ad) : _ctx.EmptyDictionary;
-        if (c.positionalAttr() is { } pa)
+        var attrs = c.attrs is { } ad ? BuildAttrDict(ad) : _ctx.EmptyDictionary;
+        if (c.pos is { } pa)
         {
             if (def.PositionalAttribute is not { } posName)
                 throw Fail(Loc(pa), $"'{name}' takes no positional attribute; expected operands or an attribute dictionary");
@@ -559,22 +572,29 @@ internal sealed class IrBuilder
         return Operation.Create(_ctx, name, operands, resultTypes, attrs, 0, loc, def);
     }
 
+    /// <summary>The SSA names of a value list (none when the list is absent).</summary>
+    private static IList<IToken> Uses(ValueListContext? list) => list?._ids ?? (IList<IToken>)Array.Empty<IToken>();
+
     private IrAttribute BuildPositional(PositionalAttrContext pa, string posName, IrType? resultType)
     {
         var tensor = resultType as TensorType;
-        if (pa.KW_DENSE() is not null)
+        if (pa.dense is not null)
         {
             if (tensor is null) throw Fail(Loc(pa), "a dense literal needs a tensor result type");
-            return BuildDense(pa.denseLiteral(), tensor, Loc(pa));
+            return BuildDense(pa.literal, tensor, Loc(pa));
         }
-        if (pa.INT() is { } i)
-            return tensor is { Element.IsFloat: true } ? _ctx.Float(ParseDouble(i.Symbol)) : _ctx.Integer(ParseLong(i.Symbol));
-        if (pa.FLOAT() is { } f) return _ctx.Float(ParseDouble(f.Symbol));
-        if (pa.STRING() is { } s) return _ctx.String(UnquoteString(s.Symbol));
-        // The symbol an op defines (dist.mesh @mesh) is its sym_name, a string.
-        if (pa.SYMBOL_ID() is { } sym)
-            return posName == "sym_name" ? _ctx.String(SymbolName(sym.Symbol)) : _ctx.Symbol(SymbolName(sym.Symbol));
-        return _ctx.Bool(pa.KW_TRUE() is not null);
+        var tok = pa.tok;
+        switch (tok.Type)
+        {
+            case AspIRLexer.INT:
+                return tensor is { Element.IsFloat: true } ? _ctx.Float(ParseDouble(tok)) : _ctx.Integer(ParseLong(tok));
+            case AspIRLexer.FLOAT: return _ctx.Float(ParseDouble(tok));
+            case AspIRLexer.STRING: return _ctx.String(UnquoteString(tok));
+            // The symbol an op defines (dist.mesh @mesh) is its sym_name, a string.
+            case AspIRLexer.SYMBOL_ID:
+                return posName == "sym_name" ? _ctx.String(SymbolName(tok)) : _ctx.Symbol(SymbolName(tok));
+            default: return _ctx.Bool(tok.Type == AspIRLexer.KW_TRUE);
+        }
     }
 
     // ------------------------------------------------------------------ regions
@@ -592,11 +612,11 @@ internal sealed class IrBuilder
 
     private void BuildRegionBody(RegionContext rc)
     {
-        foreach (var o in rc.operation()) AddOp(o);
-        foreach (var bc in rc.block())
+        foreach (var o in rc._ops) AddOp(o);
+        foreach (var bc in rc._blocks)
         {
-            StartBlock(bc.blockLabel());
-            foreach (var o in bc.operation()) AddOp(o);
+            StartBlock(bc.label);
+            foreach (var o in bc._ops) AddOp(o);
         }
     }
 
@@ -615,25 +635,25 @@ internal sealed class IrBuilder
     private readonly Dictionary<string, TensorType> _tensorTokens = new();
 
     private IrType BuildType(TypeContext t) =>
-        t.functionType() is { } ft ? BuildFunctionType(ft) : BuildNonFunctionType(t.nonFunctionType());
+        t.fn is { } ft ? BuildFunctionType(ft) : BuildNonFunctionType(t.plain);
 
     private IrType BuildNonFunctionType(NonFunctionTypeContext t)
     {
-        if (t.TENSOR_TYPE() is { } token) return TensorFromToken(token);
-        if (t.tensorType() is { } tt) return BuildTensorType(tt);
-        if (t.BARE_ID() is { } id)
-            return _ctx.LookupScalar(id.GetText()) ?? throw Fail(Loc(id), $"unknown type '{id.GetText()}'");
-        var dt = t.DIALECT_TYPE();
-        var name = dt.GetText()[1..];
+        if (t.tensorToken is { } token) return TensorFromToken(token);
+        if (t.tensor is { } tt) return BuildTensorType(tt);
+        if (t.scalar is { } id)
+            return _ctx.LookupScalar(id.Text) ?? throw Fail(Loc(id), $"unknown type '{id.Text}'");
+        var dt = t.dialect;
+        var name = dt.Text[1..];
         if (!_ctx.AllowUnregisteredDialects)
             throw Fail(Loc(dt), $"unknown type '!{name}' (dialect types need --allow-unregistered-dialect)");
-        return _ctx.Opaque(name, t.dialectBody() is { } body ? NormalizeBody(body) : "");
+        return _ctx.Opaque(name, t.body is { } body ? NormalizeBody(body) : "");
     }
 
     /// <summary>Reads a TENSOR_TYPE token (<c>tensor&lt;4x?xf32&gt;</c>); equal texts share one lookup.</summary>
-    private TensorType TensorFromToken(ITerminalNode token)
+    private TensorType TensorFromToken(IToken token)
     {
-        var text = token.GetText();
+        var text = token.Text;
         if (_tensorTokens.TryGetValue(text, out var cached)) return cached;
         var dims = new List<long>();
         int i = "tensor<".Length;
@@ -650,7 +670,7 @@ internal sealed class IrBuilder
         }
         var elemName = text[i..^1];
         var element = _ctx.LookupScalar(elemName)
-                      ?? throw Fail(new Location(_file, token.Symbol.Line + _lineOffset, token.Symbol.Column + 1 + i),
+                      ?? throw Fail(new Location(_file, token.Line + _lineOffset, token.Column + 1 + i),
                           $"unknown element type '{elemName}' (expected f64, f32, bf16, f16, i64, i32, i8, i1 or index)");
         var type = _ctx.Tensor(dims.ToArray(), element);
         _tensorTokens[text] = type;
@@ -659,13 +679,13 @@ internal sealed class IrBuilder
 
     private TensorType BuildTensorType(TensorTypeContext tt)
     {
-        var elemTok = tt.BARE_ID();
-        var element = _ctx.LookupScalar(elemTok.GetText())
-                      ?? throw Fail(Loc(elemTok), $"unknown element type '{elemTok.GetText()}' (expected f64, f32, bf16, f16, i64, i32, i8, i1 or index)");
+        var elemTok = tt.elem;
+        var element = _ctx.LookupScalar(elemTok.Text)
+                      ?? throw Fail(Loc(elemTok), $"unknown element type '{elemTok.Text}' (expected f64, f32, bf16, f16, i64, i32, i8, i1 or index)");
         long[] shape = Array.Empty<long>();
-        if (tt.SHAPE() is { } sh)
+        if (tt.shape is { } sh)
         {
-            var text = sh.GetText();
+            var text = sh.Text;
             var parts = text[..^1].Split('x');
             shape = new long[parts.Length];
             for (int i = 0; i < parts.Length; i++)
@@ -675,27 +695,27 @@ internal sealed class IrBuilder
                     throw Fail(Loc(sh), $"dimension size '{parts[i]}' is too large");
             }
         }
-        IrAttribute? encoding = tt.attribute() is { } enc ? BuildAttribute(enc) : null;
+        IrAttribute? encoding = tt.encoding is { } enc ? BuildAttribute(enc) : null;
         return _ctx.Tensor(shape, element, encoding);
     }
 
     private FunctionType BuildFunctionType(FunctionTypeContext ft)
     {
-        return _ctx.Function(BuildTypeList(ft.typeList()), BuildResultTypes(ft.resultTypes()));
+        return _ctx.Function(BuildTypeList(ft.inputs), BuildResultTypes(ft.results));
     }
 
     private IrType[] BuildResultTypes(ResultTypesContext rt)
     {
-        if (rt.nonFunctionType() is { } single) return new[] { BuildNonFunctionType(single) };
-        return BuildTypeList(rt.typeList());
+        if (rt.single is { } single) return new[] { BuildNonFunctionType(single) };
+        return BuildTypeList(rt.list);
     }
 
     private IrType[] BuildTypeList(TypeListContext? list)
     {
         if (list is null) return Array.Empty<IrType>();
-        var items = list.type();
-        var types = new IrType[items.Length];
-        for (int i = 0; i < items.Length; i++) types[i] = BuildType(items[i]);
+        var items = list._types;
+        var types = new IrType[items.Count];
+        for (int i = 0; i < items.Count; i++) types[i] = BuildType(items[i]);
         return types;
     }
 
@@ -722,16 +742,16 @@ internal sealed class IrBuilder
 
     private DictionaryAttr BuildAttrDictUncached(AttrDictContext d)
     {
-        var entries = d.attrEntry();
-        if (entries.Length == 0) return _ctx.EmptyDictionary;
-        var list = new List<KeyValuePair<string, IrAttribute>>(entries.Length);
+        var entries = d._entries;
+        if (entries.Count == 0) return _ctx.EmptyDictionary;
+        var list = new List<KeyValuePair<string, IrAttribute>>(entries.Count);
         var seen = new HashSet<string>();
         foreach (var e in entries)
         {
-            var keyCtx = e.attrKey();
-            var key = keyCtx.STRING() is { } s ? UnquoteString(s.Symbol) : keyCtx.GetText();
-            if (!seen.Add(key)) throw Fail(Loc(keyCtx), $"duplicate key '{key}' in dictionary attribute");
-            list.Add(new(key, e.attribute() is { } a ? BuildAttribute(a) : _ctx.Unit));
+            var keyTok = e.key.tok;
+            var key = keyTok.Type == AspIRLexer.STRING ? UnquoteString(keyTok) : keyTok.Text;
+            if (!seen.Add(key)) throw Fail(Loc(keyTok), $"duplicate key '{key}' in dictionary attribute");
+            list.Add(new(key, e.value is { } a ? BuildAttribute(a) : _ctx.Unit));
         }
         return _ctx.Dictionary(list);
     }
@@ -742,11 +762,11 @@ internal sealed class IrBuilder
         {
             case IntAttrContext i:
             {
-                var type = i.type() is { } t ? BuildType(t) : null;
-                if (type is ScalarType { IsFloat: true } ft) return _ctx.Float(ParseDouble(i.INT().Symbol), ft);
+                var type = i.ty is { } t ? BuildType(t) : null;
+                if (type is ScalarType { IsFloat: true } ft) return _ctx.Float(ParseDouble(i.value), ft);
                 if (type is not null and not ScalarType { IsInteger: true })
-                    throw Fail(Loc(i.type()), $"integer literal not valid for type {type}");
-                var value = ParseLong(i.INT().Symbol);
+                    throw Fail(Loc(i.ty!), $"integer literal not valid for type {type}");
+                var value = ParseLong(i.value);
                 var st = (ScalarType?)type ?? _ctx.I64;
                 if (st.Kind == ScalarKind.I1 && value is not (0 or 1) || st.BitWidth < 64 && st.Kind != ScalarKind.Index && (value >= 1L << st.BitWidth || value < -(1L << (st.BitWidth - 1))))
                     throw Fail(Loc(i), $"integer constant {value} is out of range for {st}");
@@ -754,32 +774,32 @@ internal sealed class IrBuilder
             }
             case FloatAttrContext f:
             {
-                var type = f.type() is { } t ? BuildType(t) : null;
+                var type = f.ty is { } t ? BuildType(t) : null;
                 if (type is not null and not ScalarType { IsFloat: true })
-                    throw Fail(Loc(f.type()), $"floating point literal not valid for type {type}");
-                return _ctx.Float(ParseDouble(f.FLOAT().Symbol), (ScalarType?)type);
+                    throw Fail(Loc(f.ty!), $"floating point literal not valid for type {type}");
+                return _ctx.Float(ParseDouble(f.value), (ScalarType?)type);
             }
-            case StringAttrContext s: return _ctx.String(UnquoteString(s.STRING().Symbol));
+            case StringAttrContext s: return _ctx.String(UnquoteString(s.value));
             case TrueAttrContext: return _ctx.True;
             case FalseAttrContext: return _ctx.False;
             case UnitAttrContext: return _ctx.Unit;
-            case ArrayAttrContext arr: return _ctx.Array(arr.attribute().Select(BuildAttribute).ToArray());
-            case DictAttrContext dict: return BuildAttrDict(dict.attrDict());
-            case SymbolAttrContext sym: return _ctx.Symbol(SymbolName(sym.SYMBOL_ID().Symbol));
+            case ArrayAttrContext arr: return _ctx.Array(arr._items.Select(BuildAttribute).ToArray());
+            case DictAttrContext dict: return BuildAttrDict(dict.dict);
+            case SymbolAttrContext sym: return _ctx.Symbol(SymbolName(sym.sym));
             case DenseAttrContext dense:
             {
-                var type = BuildType(dense.type());
+                var type = BuildType(dense.ty);
                 if (type is not TensorType tt)
-                    throw Fail(Loc(dense.type()), $"dense elements need a tensor type, found {type}");
-                return BuildDense(dense.denseLiteral(), tt, Loc(dense));
+                    throw Fail(Loc(dense.ty), $"dense elements need a tensor type, found {type}");
+                return BuildDense(dense.literal, tt, Loc(dense));
             }
             case DialectAttrContext da:
             {
-                var name = da.HASH_ID().GetText()[1..];
+                var name = da.name.Text[1..];
                 var dialect = _ctx.LookupDialect(name.Split('.')[0]);
                 if (!_ctx.AllowUnregisteredDialects && dialect is null)
                     throw Fail(Loc(da), $"unknown attribute '#{name}' (dialect attributes need --allow-unregistered-dialect)");
-                var bodyText = da.dialectBody() is { } body ? NormalizeBody(body) : "";
+                var bodyText = da.body is { } body ? NormalizeBody(body) : "";
                 if (dialect?.AttributeParser is { } parse)
                 {
                     var (typed, error) = parse(_ctx, name, bodyText);
@@ -788,7 +808,7 @@ internal sealed class IrBuilder
                 }
                 return _ctx.OpaqueAttr(name, bodyText);
             }
-            case TypeAttrContext ta: return _ctx.TypeAttr(BuildType(ta.type()));
+            case TypeAttrContext ta: return _ctx.TypeAttr(BuildType(ta.ty));
             default: throw Fail(Loc(a), "unexpected attribute");
         }
     }
@@ -798,7 +818,7 @@ internal sealed class IrBuilder
         if (!type.IsStatic) throw Fail(loc, $"dense elements need a static shape, found {type}");
         if (lit is null) throw Fail(loc, "dense literal is empty");
         var scalars = new List<DenseScalarContext>();
-        if (lit.denseScalar() is { } splat) scalars.Add(splat);
+        if (lit.scalar is { } splat) scalars.Add(splat);
         else CollectDense(lit, 0, type, scalars);
         long n = type.NumElements;
         if (scalars.Count != 1 && scalars.Count != n)
@@ -808,19 +828,19 @@ internal sealed class IrBuilder
             var vals = new double[scalars.Count];
             for (int i = 0; i < vals.Length; i++)
             {
-                var s = scalars[i];
-                if (s.KW_TRUE() is not null || s.KW_FALSE() is not null)
+                var s = scalars[i].tok;
+                if (s.Type is AspIRLexer.KW_TRUE or AspIRLexer.KW_FALSE)
                     throw Fail(Loc(s), $"boolean literal in a dense tensor of {type.Element}");
-                vals[i] = ParseDouble(s.Start);
+                vals[i] = ParseDouble(s);
             }
             return _ctx.DenseFloats(type, vals);
         }
         var ints = new long[scalars.Count];
         for (int i = 0; i < ints.Length; i++)
         {
-            var s = scalars[i];
-            if (s.FLOAT() is not null) throw Fail(Loc(s), $"floating point literal in a dense tensor of {type.Element}");
-            ints[i] = s.KW_TRUE() is not null ? 1 : s.KW_FALSE() is not null ? 0 : ParseLong(s.Start);
+            var s = scalars[i].tok;
+            if (s.Type == AspIRLexer.FLOAT) throw Fail(Loc(s), $"floating point literal in a dense tensor of {type.Element}");
+            ints[i] = s.Type == AspIRLexer.KW_TRUE ? 1 : s.Type == AspIRLexer.KW_FALSE ? 0 : ParseLong(s);
             if (type.Element.Kind == ScalarKind.I1 && ints[i] is not (0 or 1))
                 throw Fail(Loc(s), $"i1 element must be true, false, 0 or 1, found {ints[i]}");
         }
@@ -829,32 +849,32 @@ internal sealed class IrBuilder
 
     private void CollectDense(DenseLiteralContext lit, int dim, TensorType type, List<DenseScalarContext> output)
     {
-        if (lit.denseScalar() is { } s)
+        if (lit.scalar is { } s)
         {
             if (dim != type.Rank) throw Fail(Loc(lit), $"dense literal nests {dim} levels deep here, but {type} has rank {type.Rank}");
             output.Add(s);
             return;
         }
         if (dim >= type.Rank) throw Fail(Loc(lit), $"dense literal nests deeper than the rank {type.Rank} of {type}");
-        var items = lit.denseLiteral();
-        if (items.Length != type.Dim(dim))
-            throw Fail(Loc(lit), $"dense literal has {items.Length} elements in dimension {dim}, but {type} has {type.Dim(dim)}");
+        var items = lit._items;
+        if (items.Count != type.Dim(dim))
+            throw Fail(Loc(lit), $"dense literal has {items.Count} elements in dimension {dim}, but {type} has {type.Dim(dim)}");
         foreach (var item in items) CollectDense(item, dim + 1, type, output);
     }
 
-    /// <summary>Rebuilds the text of a dialect body with normalized spacing.</summary>
+    /// <summary>
+    /// Rebuilds the text of a dialect body with normalized spacing. The parser keeps no
+    /// tree, so the body's source text is lexed again (it is short).
+    /// </summary>
     private static string NormalizeBody(DialectBodyContext body)
     {
+        var source = body.Start.InputStream.GetText(new Antlr4.Runtime.Misc.Interval(body.Start.StartIndex, body.Stop.StopIndex));
+        var lexer = new AspIRLexer(new AntlrInputStream(source));
+        lexer.RemoveErrorListeners();
         var sb = new StringBuilder();
-        AppendTokens(body, sb);
-        return sb.ToString();
-    }
-
-    private static void AppendTokens(IParseTree node, StringBuilder sb)
-    {
-        if (node is ITerminalNode t)
+        for (var t = lexer.NextToken(); t.Type != TokenConstants.EOF; t = lexer.NextToken())
         {
-            var text = t.GetText();
+            var text = t.Text;
             switch (text)
             {
                 case ",": sb.Append(", "); break;
@@ -866,9 +886,8 @@ internal sealed class IrBuilder
                     sb.Append(text);
                     break;
             }
-            return;
         }
-        for (int i = 0; i < node.ChildCount; i++) AppendTokens(node.GetChild(i), sb);
+        return sb.ToString();
     }
 
     private static bool NeedsSpace(char prev, char next) =>

@@ -18,6 +18,7 @@ public sealed class Printer
 
     // Per isolated scope: the names in use and the next number to try.
     private HashSet<string> _used = new();
+    private readonly Stack<HashSet<string>> _freeNameSets = new();
     private int _nextNumber;
 
     private readonly TextWriter? _writer;
@@ -73,7 +74,9 @@ public sealed class Printer
     {
         if (fresh)
         {
-            _used = new HashSet<string>();
+            // Name sets are reused across isolated scopes (large functions put them on the
+            // large object heap; a fresh one per function makes the GC rescan the IR).
+            _used = _freeNameSets.Count > 0 ? _freeNameSets.Pop() : new HashSet<string>();
             _nextNumber = 0;
         }
         foreach (var r in scopeOp.Regions)
@@ -91,6 +94,8 @@ public sealed class Printer
                         {
                             var (used, next) = (_used, _nextNumber);
                             NameScope(op, fresh: true);
+                            _used.Clear();
+                            _freeNameSets.Push(_used);
                             (_used, _nextNumber) = (used, next);
                         }
                         else NameScope(op, fresh: false);

@@ -43,30 +43,29 @@ public partial class AspIRParser : Parser {
 		LINE_COMMENT=35, WS=36, ERROR_CHAR=37;
 	public const int
 		RULE_file = 0, RULE_openBrace = 1, RULE_closeBrace = 2, RULE_operation = 3, 
-		RULE_resultList = 4, RULE_genericOperation = 5, RULE_successorList = 6, 
-		RULE_regionList = 7, RULE_moduleOperation = 8, RULE_moduleHeader = 9, 
-		RULE_funcOperation = 10, RULE_funcHeader = 11, RULE_funcArgList = 12, 
-		RULE_funcArg = 13, RULE_funcResults = 14, RULE_funcResult = 15, RULE_returnOperation = 16, 
-		RULE_callOperation = 17, RULE_customOperation = 18, RULE_typeSpec = 19, 
-		RULE_region = 20, RULE_block = 21, RULE_blockLabel = 22, RULE_blockArgList = 23, 
-		RULE_blockArg = 24, RULE_valueList = 25, RULE_type = 26, RULE_nonFunctionType = 27, 
-		RULE_tensorType = 28, RULE_functionType = 29, RULE_resultTypes = 30, RULE_typeList = 31, 
-		RULE_attrDict = 32, RULE_attrEntry = 33, RULE_attrKey = 34, RULE_attribute = 35, 
-		RULE_positionalAttr = 36, RULE_denseLiteral = 37, RULE_denseScalar = 38, 
-		RULE_dialectBody = 39, RULE_dialectItem = 40;
+		RULE_resultList = 4, RULE_resultDef = 5, RULE_genericOperation = 6, RULE_successorList = 7, 
+		RULE_regionList = 8, RULE_moduleOperation = 9, RULE_moduleHeader = 10, 
+		RULE_funcOperation = 11, RULE_funcHeader = 12, RULE_funcArg = 13, RULE_funcResults = 14, 
+		RULE_funcResult = 15, RULE_returnOperation = 16, RULE_callOperation = 17, 
+		RULE_customOperation = 18, RULE_typeSpec = 19, RULE_region = 20, RULE_block = 21, 
+		RULE_blockLabel = 22, RULE_blockArg = 23, RULE_valueList = 24, RULE_type = 25, 
+		RULE_nonFunctionType = 26, RULE_tensorType = 27, RULE_functionType = 28, 
+		RULE_resultTypes = 29, RULE_typeList = 30, RULE_attrDict = 31, RULE_attrEntry = 32, 
+		RULE_attrKey = 33, RULE_attribute = 34, RULE_positionalAttr = 35, RULE_denseLiteral = 36, 
+		RULE_denseScalar = 37, RULE_dialectBody = 38, RULE_dialectItem = 39;
 	public static readonly string[] ruleNames = {
-		"file", "openBrace", "closeBrace", "operation", "resultList", "genericOperation", 
-		"successorList", "regionList", "moduleOperation", "moduleHeader", "funcOperation", 
-		"funcHeader", "funcArgList", "funcArg", "funcResults", "funcResult", "returnOperation", 
-		"callOperation", "customOperation", "typeSpec", "region", "block", "blockLabel", 
-		"blockArgList", "blockArg", "valueList", "type", "nonFunctionType", "tensorType", 
-		"functionType", "resultTypes", "typeList", "attrDict", "attrEntry", "attrKey", 
-		"attribute", "positionalAttr", "denseLiteral", "denseScalar", "dialectBody", 
-		"dialectItem"
+		"file", "openBrace", "closeBrace", "operation", "resultList", "resultDef", 
+		"genericOperation", "successorList", "regionList", "moduleOperation", 
+		"moduleHeader", "funcOperation", "funcHeader", "funcArg", "funcResults", 
+		"funcResult", "returnOperation", "callOperation", "customOperation", "typeSpec", 
+		"region", "block", "blockLabel", "blockArg", "valueList", "type", "nonFunctionType", 
+		"tensorType", "functionType", "resultTypes", "typeList", "attrDict", "attrEntry", 
+		"attrKey", "attribute", "positionalAttr", "denseLiteral", "denseScalar", 
+		"dialectBody", "dialectItem"
 	};
 
 	private static readonly string[] _LiteralNames = {
-		null, "'{'", "'}'", "':'", "','", "'='", "'('", "')'", "'['", "']'", "'<'", 
+		null, "'{'", "'}'", "','", "'='", "':'", "'('", "')'", "'['", "']'", "'<'", 
 		"'>'", "'?'", "'module'", "'func.func'", "'func.return'", "'func.call'", 
 		"'attributes'", "'tensor'", "'dense'", "'true'", "'false'", "'unit'", 
 		"'->'"
@@ -111,6 +110,8 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class FileContext : ParserRuleContext {
+		public OperationContext _operation;
+		public IList<OperationContext> _ops = new List<OperationContext>();
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode Eof() { return GetToken(AspIRParser.Eof, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public OperationContext[] operation() {
 			return GetRuleContexts<OperationContext>();
@@ -133,21 +134,22 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 85;
+			State = 83;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 26038362112L) != 0)) {
 				{
 				{
-				State = 82;
-				operation();
+				State = 80;
+				_localctx._operation = operation();
+				_localctx._ops.Add(_localctx._operation);
 				}
 				}
-				State = 87;
+				State = 85;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 88;
+			State = 86;
 			Match(Eof);
 			}
 		}
@@ -177,7 +179,7 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 90;
+			State = 88;
 			Match(T__0);
 			}
 		}
@@ -207,7 +209,7 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 92;
+			State = 90;
 			Match(T__1);
 			}
 		}
@@ -223,6 +225,13 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class OperationContext : ParserRuleContext {
+		public ResultListContext results;
+		public GenericOperationContext generic;
+		public ModuleOperationContext module;
+		public FuncOperationContext func;
+		public ReturnOperationContext ret;
+		public CallOperationContext call;
+		public CustomOperationContext custom;
 		[System.Diagnostics.DebuggerNonUserCode] public GenericOperationContext genericOperation() {
 			return GetRuleContext<GenericOperationContext>(0);
 		}
@@ -259,53 +268,53 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 95;
+			State = 93;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==VALUE_ID) {
 				{
-				State = 94;
-				resultList();
+				State = 92;
+				_localctx.results = resultList();
 				}
 			}
 
-			State = 103;
+			State = 101;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case STRING:
 				{
-				State = 97;
-				genericOperation();
+				State = 95;
+				_localctx.generic = genericOperation();
 				}
 				break;
 			case KW_MODULE:
 				{
-				State = 98;
-				moduleOperation();
+				State = 96;
+				_localctx.module = moduleOperation();
 				}
 				break;
 			case KW_FUNC:
 				{
-				State = 99;
-				funcOperation();
+				State = 97;
+				_localctx.func = funcOperation();
 				}
 				break;
 			case KW_RETURN:
 				{
-				State = 100;
-				returnOperation();
+				State = 98;
+				_localctx.ret = returnOperation();
 				}
 				break;
 			case KW_CALL:
 				{
-				State = 101;
-				callOperation();
+				State = 99;
+				_localctx.call = callOperation();
 				}
 				break;
 			case BARE_ID:
 				{
-				State = 102;
-				customOperation();
+				State = 100;
+				_localctx.custom = customOperation();
 				}
 				break;
 			default:
@@ -325,13 +334,13 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class ResultListContext : ParserRuleContext {
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] VALUE_ID() { return GetTokens(AspIRParser.VALUE_ID); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode VALUE_ID(int i) {
-			return GetToken(AspIRParser.VALUE_ID, i);
+		public ResultDefContext _resultDef;
+		public IList<ResultDefContext> _defs = new List<ResultDefContext>();
+		[System.Diagnostics.DebuggerNonUserCode] public ResultDefContext[] resultDef() {
+			return GetRuleContexts<ResultDefContext>();
 		}
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] INT() { return GetTokens(AspIRParser.INT); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode INT(int i) {
-			return GetToken(AspIRParser.INT, i);
+		[System.Diagnostics.DebuggerNonUserCode] public ResultDefContext resultDef(int i) {
+			return GetRuleContext<ResultDefContext>(i);
 		}
 		public ResultListContext(ParserRuleContext parent, int invokingState)
 			: base(parent, invokingState)
@@ -348,50 +357,75 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 105;
-			Match(VALUE_ID);
+			State = 103;
+			_localctx._resultDef = resultDef();
+			_localctx._defs.Add(_localctx._resultDef);
 			State = 108;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__2) {
+			while (_la==T__2) {
 				{
-				State = 106;
+				{
+				State = 104;
 				Match(T__2);
-				State = 107;
-				Match(INT);
+				State = 105;
+				_localctx._resultDef = resultDef();
+				_localctx._defs.Add(_localctx._resultDef);
 				}
+				}
+				State = 110;
+				ErrorHandler.Sync(this);
+				_la = TokenStream.LA(1);
 			}
+			State = 111;
+			Match(T__3);
+			}
+		}
+		catch (RecognitionException re) {
+			_localctx.exception = re;
+			ErrorHandler.ReportError(this, re);
+			ErrorHandler.Recover(this, re);
+		}
+		finally {
+			ExitRule();
+		}
+		return _localctx;
+	}
 
-			State = 118;
+	public partial class ResultDefContext : ParserRuleContext {
+		public IToken name;
+		public IToken count;
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode VALUE_ID() { return GetToken(AspIRParser.VALUE_ID, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode INT() { return GetToken(AspIRParser.INT, 0); }
+		public ResultDefContext(ParserRuleContext parent, int invokingState)
+			: base(parent, invokingState)
+		{
+		}
+		public override int RuleIndex { get { return RULE_resultDef; } }
+	}
+
+	[RuleVersion(0)]
+	public ResultDefContext resultDef() {
+		ResultDefContext _localctx = new ResultDefContext(Context, State);
+		EnterRule(_localctx, 10, RULE_resultDef);
+		int _la;
+		try {
+			EnterOuterAlt(_localctx, 1);
+			{
+			State = 113;
+			_localctx.name = Match(VALUE_ID);
+			State = 116;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while (_la==T__3) {
+			if (_la==T__4) {
 				{
-				{
-				State = 110;
-				Match(T__3);
-				State = 111;
-				Match(VALUE_ID);
 				State = 114;
-				ErrorHandler.Sync(this);
-				_la = TokenStream.LA(1);
-				if (_la==T__2) {
-					{
-					State = 112;
-					Match(T__2);
-					State = 113;
-					Match(INT);
-					}
+				Match(T__4);
+				State = 115;
+				_localctx.count = Match(INT);
 				}
-
-				}
-				}
-				State = 120;
-				ErrorHandler.Sync(this);
-				_la = TokenStream.LA(1);
 			}
-			State = 121;
-			Match(T__4);
+
 			}
 		}
 		catch (RecognitionException re) {
@@ -406,6 +440,12 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class GenericOperationContext : ParserRuleContext {
+		public IToken name;
+		public ValueListContext operands;
+		public SuccessorListContext succ;
+		public RegionListContext regs;
+		public AttrDictContext attrs;
+		public FunctionTypeContext fnType;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode STRING() { return GetToken(AspIRParser.STRING, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public FunctionTypeContext functionType() {
 			return GetRuleContext<FunctionTypeContext>(0);
@@ -432,61 +472,61 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public GenericOperationContext genericOperation() {
 		GenericOperationContext _localctx = new GenericOperationContext(Context, State);
-		EnterRule(_localctx, 10, RULE_genericOperation);
+		EnterRule(_localctx, 12, RULE_genericOperation);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 123;
-			Match(STRING);
-			State = 124;
+			State = 118;
+			_localctx.name = Match(STRING);
+			State = 119;
 			Match(T__5);
-			State = 126;
+			State = 121;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==VALUE_ID) {
 				{
-				State = 125;
-				valueList();
+				State = 120;
+				_localctx.operands = valueList();
 				}
 			}
 
-			State = 128;
+			State = 123;
 			Match(T__6);
-			State = 130;
+			State = 125;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__7) {
 				{
-				State = 129;
-				successorList();
+				State = 124;
+				_localctx.succ = successorList();
 				}
 			}
 
-			State = 133;
+			State = 128;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__5) {
 				{
-				State = 132;
-				regionList();
+				State = 127;
+				_localctx.regs = regionList();
 				}
 			}
 
-			State = 136;
+			State = 131;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__0) {
 				{
-				State = 135;
-				attrDict();
+				State = 130;
+				_localctx.attrs = attrDict();
 				}
 			}
 
-			State = 138;
-			Match(T__2);
-			State = 139;
-			functionType();
+			State = 133;
+			Match(T__4);
+			State = 134;
+			_localctx.fnType = functionType();
 			}
 		}
 		catch (RecognitionException re) {
@@ -501,6 +541,8 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class SuccessorListContext : ParserRuleContext {
+		public IToken _BLOCK_ID;
+		public IList<IToken> _blocks = new List<IToken>();
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] BLOCK_ID() { return GetTokens(AspIRParser.BLOCK_ID); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode BLOCK_ID(int i) {
 			return GetToken(AspIRParser.BLOCK_ID, i);
@@ -515,32 +557,34 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public SuccessorListContext successorList() {
 		SuccessorListContext _localctx = new SuccessorListContext(Context, State);
-		EnterRule(_localctx, 12, RULE_successorList);
+		EnterRule(_localctx, 14, RULE_successorList);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 141;
+			State = 136;
 			Match(T__7);
+			State = 137;
+			_localctx._BLOCK_ID = Match(BLOCK_ID);
+			_localctx._blocks.Add(_localctx._BLOCK_ID);
 			State = 142;
-			Match(BLOCK_ID);
-			State = 147;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while (_la==T__3) {
+			while (_la==T__2) {
 				{
 				{
-				State = 143;
-				Match(T__3);
+				State = 138;
+				Match(T__2);
+				State = 139;
+				_localctx._BLOCK_ID = Match(BLOCK_ID);
+				_localctx._blocks.Add(_localctx._BLOCK_ID);
+				}
+				}
 				State = 144;
-				Match(BLOCK_ID);
-				}
-				}
-				State = 149;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 150;
+			State = 145;
 			Match(T__8);
 			}
 		}
@@ -556,6 +600,8 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class RegionListContext : ParserRuleContext {
+		public RegionContext _region;
+		public IList<RegionContext> _regions = new List<RegionContext>();
 		[System.Diagnostics.DebuggerNonUserCode] public RegionContext[] region() {
 			return GetRuleContexts<RegionContext>();
 		}
@@ -572,32 +618,34 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public RegionListContext regionList() {
 		RegionListContext _localctx = new RegionListContext(Context, State);
-		EnterRule(_localctx, 14, RULE_regionList);
+		EnterRule(_localctx, 16, RULE_regionList);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 152;
+			State = 147;
 			Match(T__5);
+			State = 148;
+			_localctx._region = region();
+			_localctx._regions.Add(_localctx._region);
 			State = 153;
-			region();
-			State = 158;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while (_la==T__3) {
+			while (_la==T__2) {
 				{
 				{
-				State = 154;
-				Match(T__3);
+				State = 149;
+				Match(T__2);
+				State = 150;
+				_localctx._region = region();
+				_localctx._regions.Add(_localctx._region);
+				}
+				}
 				State = 155;
-				region();
-				}
-				}
-				State = 160;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 161;
+			State = 156;
 			Match(T__6);
 			}
 		}
@@ -613,6 +661,8 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class ModuleOperationContext : ParserRuleContext {
+		public ModuleHeaderContext header;
+		public RegionContext body;
 		[System.Diagnostics.DebuggerNonUserCode] public ModuleHeaderContext moduleHeader() {
 			return GetRuleContext<ModuleHeaderContext>(0);
 		}
@@ -629,14 +679,14 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public ModuleOperationContext moduleOperation() {
 		ModuleOperationContext _localctx = new ModuleOperationContext(Context, State);
-		EnterRule(_localctx, 16, RULE_moduleOperation);
+		EnterRule(_localctx, 18, RULE_moduleOperation);
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 163;
-			moduleHeader();
-			State = 164;
-			region();
+			State = 158;
+			_localctx.header = moduleHeader();
+			State = 159;
+			_localctx.body = region();
 			}
 		}
 		catch (RecognitionException re) {
@@ -651,9 +701,12 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class ModuleHeaderContext : ParserRuleContext {
+		public IToken kw;
+		public IToken sym;
+		public AttrDictContext attrs;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_MODULE() { return GetToken(AspIRParser.KW_MODULE, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SYMBOL_ID() { return GetToken(AspIRParser.SYMBOL_ID, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_ATTRIBUTES() { return GetToken(AspIRParser.KW_ATTRIBUTES, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SYMBOL_ID() { return GetToken(AspIRParser.SYMBOL_ID, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public AttrDictContext attrDict() {
 			return GetRuleContext<AttrDictContext>(0);
 		}
@@ -667,32 +720,32 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public ModuleHeaderContext moduleHeader() {
 		ModuleHeaderContext _localctx = new ModuleHeaderContext(Context, State);
-		EnterRule(_localctx, 18, RULE_moduleHeader);
+		EnterRule(_localctx, 20, RULE_moduleHeader);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 166;
-			Match(KW_MODULE);
-			State = 168;
+			State = 161;
+			_localctx.kw = Match(KW_MODULE);
+			State = 163;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==SYMBOL_ID) {
 				{
-				State = 167;
-				Match(SYMBOL_ID);
+				State = 162;
+				_localctx.sym = Match(SYMBOL_ID);
 				}
 			}
 
-			State = 172;
+			State = 167;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==KW_ATTRIBUTES) {
 				{
-				State = 170;
+				State = 165;
 				Match(KW_ATTRIBUTES);
-				State = 171;
-				attrDict();
+				State = 166;
+				_localctx.attrs = attrDict();
 				}
 			}
 
@@ -710,6 +763,8 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class FuncOperationContext : ParserRuleContext {
+		public FuncHeaderContext header;
+		public RegionContext body;
 		[System.Diagnostics.DebuggerNonUserCode] public FuncHeaderContext funcHeader() {
 			return GetRuleContext<FuncHeaderContext>(0);
 		}
@@ -726,20 +781,20 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public FuncOperationContext funcOperation() {
 		FuncOperationContext _localctx = new FuncOperationContext(Context, State);
-		EnterRule(_localctx, 20, RULE_funcOperation);
+		EnterRule(_localctx, 22, RULE_funcOperation);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 174;
-			funcHeader();
-			State = 176;
+			State = 169;
+			_localctx.header = funcHeader();
+			State = 171;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__0) {
 				{
-				State = 175;
-				region();
+				State = 170;
+				_localctx.body = region();
 				}
 			}
 
@@ -757,21 +812,30 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class FuncHeaderContext : ParserRuleContext {
+		public IToken kw;
 		public IToken visibility;
+		public IToken sym;
+		public FuncArgContext _funcArg;
+		public IList<FuncArgContext> _args = new List<FuncArgContext>();
+		public FuncResultsContext results;
+		public AttrDictContext attrs;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_FUNC() { return GetToken(AspIRParser.KW_FUNC, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SYMBOL_ID() { return GetToken(AspIRParser.SYMBOL_ID, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public FuncArgListContext funcArgList() {
-			return GetRuleContext<FuncArgListContext>(0);
-		}
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode ARROW() { return GetToken(AspIRParser.ARROW, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_ATTRIBUTES() { return GetToken(AspIRParser.KW_ATTRIBUTES, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode BARE_ID() { return GetToken(AspIRParser.BARE_ID, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public FuncArgContext[] funcArg() {
+			return GetRuleContexts<FuncArgContext>();
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public FuncArgContext funcArg(int i) {
+			return GetRuleContext<FuncArgContext>(i);
+		}
 		[System.Diagnostics.DebuggerNonUserCode] public FuncResultsContext funcResults() {
 			return GetRuleContext<FuncResultsContext>(0);
 		}
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_ATTRIBUTES() { return GetToken(AspIRParser.KW_ATTRIBUTES, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public AttrDictContext attrDict() {
 			return GetRuleContext<AttrDictContext>(0);
 		}
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode BARE_ID() { return GetToken(AspIRParser.BARE_ID, 0); }
 		public FuncHeaderContext(ParserRuleContext parent, int invokingState)
 			: base(parent, invokingState)
 		{
@@ -782,116 +846,81 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public FuncHeaderContext funcHeader() {
 		FuncHeaderContext _localctx = new FuncHeaderContext(Context, State);
-		EnterRule(_localctx, 22, RULE_funcHeader);
+		EnterRule(_localctx, 24, RULE_funcHeader);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 178;
-			Match(KW_FUNC);
-			State = 180;
+			State = 173;
+			_localctx.kw = Match(KW_FUNC);
+			State = 175;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==BARE_ID) {
 				{
-				State = 179;
+				State = 174;
 				_localctx.visibility = Match(BARE_ID);
 				}
 			}
 
-			State = 182;
-			Match(SYMBOL_ID);
-			State = 183;
+			State = 177;
+			_localctx.sym = Match(SYMBOL_ID);
+			State = 178;
 			Match(T__5);
-			State = 185;
+			State = 187;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 13170376768L) != 0)) {
 				{
+				State = 179;
+				_localctx._funcArg = funcArg();
+				_localctx._args.Add(_localctx._funcArg);
 				State = 184;
-				funcArgList();
+				ErrorHandler.Sync(this);
+				_la = TokenStream.LA(1);
+				while (_la==T__2) {
+					{
+					{
+					State = 180;
+					Match(T__2);
+					State = 181;
+					_localctx._funcArg = funcArg();
+					_localctx._args.Add(_localctx._funcArg);
+					}
+					}
+					State = 186;
+					ErrorHandler.Sync(this);
+					_la = TokenStream.LA(1);
+				}
 				}
 			}
 
-			State = 187;
+			State = 189;
 			Match(T__6);
-			State = 190;
+			State = 192;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==ARROW) {
 				{
-				State = 188;
+				State = 190;
 				Match(ARROW);
-				State = 189;
-				funcResults();
+				State = 191;
+				_localctx.results = funcResults();
 				}
 			}
 
-			State = 194;
+			State = 196;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==KW_ATTRIBUTES) {
 				{
-				State = 192;
+				State = 194;
 				Match(KW_ATTRIBUTES);
-				State = 193;
-				attrDict();
+				State = 195;
+				_localctx.attrs = attrDict();
 				}
 			}
 
-			}
-		}
-		catch (RecognitionException re) {
-			_localctx.exception = re;
-			ErrorHandler.ReportError(this, re);
-			ErrorHandler.Recover(this, re);
-		}
-		finally {
-			ExitRule();
-		}
-		return _localctx;
-	}
-
-	public partial class FuncArgListContext : ParserRuleContext {
-		[System.Diagnostics.DebuggerNonUserCode] public FuncArgContext[] funcArg() {
-			return GetRuleContexts<FuncArgContext>();
-		}
-		[System.Diagnostics.DebuggerNonUserCode] public FuncArgContext funcArg(int i) {
-			return GetRuleContext<FuncArgContext>(i);
-		}
-		public FuncArgListContext(ParserRuleContext parent, int invokingState)
-			: base(parent, invokingState)
-		{
-		}
-		public override int RuleIndex { get { return RULE_funcArgList; } }
-	}
-
-	[RuleVersion(0)]
-	public FuncArgListContext funcArgList() {
-		FuncArgListContext _localctx = new FuncArgListContext(Context, State);
-		EnterRule(_localctx, 24, RULE_funcArgList);
-		int _la;
-		try {
-			EnterOuterAlt(_localctx, 1);
-			{
-			State = 196;
-			funcArg();
-			State = 201;
-			ErrorHandler.Sync(this);
-			_la = TokenStream.LA(1);
-			while (_la==T__3) {
-				{
-				{
-				State = 197;
-				Match(T__3);
-				State = 198;
-				funcArg();
-				}
-				}
-				State = 203;
-				ErrorHandler.Sync(this);
-				_la = TokenStream.LA(1);
-			}
 			}
 		}
 		catch (RecognitionException re) {
@@ -906,6 +935,9 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class FuncArgContext : ParserRuleContext {
+		public IToken name;
+		public TypeContext ty;
+		public AttrDictContext attrs;
 		[System.Diagnostics.DebuggerNonUserCode] public TypeContext type() {
 			return GetRuleContext<TypeContext>(0);
 		}
@@ -928,27 +960,27 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 206;
+			State = 200;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==VALUE_ID) {
 				{
-				State = 204;
-				Match(VALUE_ID);
-				State = 205;
-				Match(T__2);
+				State = 198;
+				_localctx.name = Match(VALUE_ID);
+				State = 199;
+				Match(T__4);
 				}
 			}
 
-			State = 208;
-			type();
-			State = 210;
+			State = 202;
+			_localctx.ty = type();
+			State = 204;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__0) {
 				{
-				State = 209;
-				attrDict();
+				State = 203;
+				_localctx.attrs = attrDict();
 				}
 			}
 
@@ -966,6 +998,9 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class FuncResultsContext : ParserRuleContext {
+		public NonFunctionTypeContext single;
+		public FuncResultContext _funcResult;
+		public IList<FuncResultContext> _items = new List<FuncResultContext>();
 		[System.Diagnostics.DebuggerNonUserCode] public NonFunctionTypeContext nonFunctionType() {
 			return GetRuleContext<NonFunctionTypeContext>(0);
 		}
@@ -988,7 +1023,7 @@ public partial class AspIRParser : Parser {
 		EnterRule(_localctx, 28, RULE_funcResults);
 		int _la;
 		try {
-			State = 225;
+			State = 219;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case KW_TENSOR:
@@ -997,42 +1032,44 @@ public partial class AspIRParser : Parser {
 			case BARE_ID:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 212;
-				nonFunctionType();
+				State = 206;
+				_localctx.single = nonFunctionType();
 				}
 				break;
 			case T__5:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 213;
+				State = 207;
 				Match(T__5);
-				State = 222;
+				State = 216;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 12901941312L) != 0)) {
 					{
-					State = 214;
-					funcResult();
-					State = 219;
+					State = 208;
+					_localctx._funcResult = funcResult();
+					_localctx._items.Add(_localctx._funcResult);
+					State = 213;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
-					while (_la==T__3) {
+					while (_la==T__2) {
 						{
 						{
+						State = 209;
+						Match(T__2);
+						State = 210;
+						_localctx._funcResult = funcResult();
+						_localctx._items.Add(_localctx._funcResult);
+						}
+						}
 						State = 215;
-						Match(T__3);
-						State = 216;
-						funcResult();
-						}
-						}
-						State = 221;
 						ErrorHandler.Sync(this);
 						_la = TokenStream.LA(1);
 					}
 					}
 				}
 
-				State = 224;
+				State = 218;
 				Match(T__6);
 				}
 				break;
@@ -1052,6 +1089,8 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class FuncResultContext : ParserRuleContext {
+		public TypeContext ty;
+		public AttrDictContext attrs;
 		[System.Diagnostics.DebuggerNonUserCode] public TypeContext type() {
 			return GetRuleContext<TypeContext>(0);
 		}
@@ -1073,15 +1112,15 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 227;
-			type();
-			State = 229;
+			State = 221;
+			_localctx.ty = type();
+			State = 223;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__0) {
 				{
-				State = 228;
-				attrDict();
+				State = 222;
+				_localctx.attrs = attrDict();
 				}
 			}
 
@@ -1099,6 +1138,9 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class ReturnOperationContext : ParserRuleContext {
+		public IToken kw;
+		public ValueListContext operands;
+		public TypeListContext types;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_RETURN() { return GetToken(AspIRParser.KW_RETURN, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ValueListContext valueList() {
 			return GetRuleContext<ValueListContext>(0);
@@ -1120,19 +1162,19 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 231;
-			Match(KW_RETURN);
-			State = 236;
+			State = 225;
+			_localctx.kw = Match(KW_RETURN);
+			State = 230;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,26,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,25,Context) ) {
 			case 1:
 				{
-				State = 232;
-				valueList();
-				State = 233;
-				Match(T__2);
-				State = 234;
-				typeList();
+				State = 226;
+				_localctx.operands = valueList();
+				State = 227;
+				Match(T__4);
+				State = 228;
+				_localctx.types = typeList();
 				}
 				break;
 			}
@@ -1150,6 +1192,11 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class CallOperationContext : ParserRuleContext {
+		public IToken kw;
+		public IToken callee;
+		public ValueListContext operands;
+		public AttrDictContext attrs;
+		public FunctionTypeContext fnType;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_CALL() { return GetToken(AspIRParser.KW_CALL, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SYMBOL_ID() { return GetToken(AspIRParser.SYMBOL_ID, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public FunctionTypeContext functionType() {
@@ -1176,38 +1223,38 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 238;
-			Match(KW_CALL);
-			State = 239;
-			Match(SYMBOL_ID);
-			State = 240;
+			State = 232;
+			_localctx.kw = Match(KW_CALL);
+			State = 233;
+			_localctx.callee = Match(SYMBOL_ID);
+			State = 234;
 			Match(T__5);
-			State = 242;
+			State = 236;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==VALUE_ID) {
 				{
-				State = 241;
-				valueList();
+				State = 235;
+				_localctx.operands = valueList();
 				}
 			}
 
-			State = 244;
+			State = 238;
 			Match(T__6);
-			State = 246;
+			State = 240;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__0) {
 				{
-				State = 245;
-				attrDict();
+				State = 239;
+				_localctx.attrs = attrDict();
 				}
 			}
 
-			State = 248;
-			Match(T__2);
-			State = 249;
-			functionType();
+			State = 242;
+			Match(T__4);
+			State = 243;
+			_localctx.fnType = functionType();
 			}
 		}
 		catch (RecognitionException re) {
@@ -1222,6 +1269,11 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class CustomOperationContext : ParserRuleContext {
+		public IToken name;
+		public ValueListContext operands;
+		public PositionalAttrContext pos;
+		public AttrDictContext attrs;
+		public TypeSpecContext spec;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode BARE_ID() { return GetToken(AspIRParser.BARE_ID, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ValueListContext valueList() {
 			return GetRuleContext<ValueListContext>(0);
@@ -1250,43 +1302,43 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 251;
-			Match(BARE_ID);
-			State = 254;
+			State = 245;
+			_localctx.name = Match(BARE_ID);
+			State = 248;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,29,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,28,Context) ) {
 			case 1:
 				{
-				State = 252;
-				valueList();
+				State = 246;
+				_localctx.operands = valueList();
 				}
 				break;
 			case 2:
 				{
-				State = 253;
-				positionalAttr();
+				State = 247;
+				_localctx.pos = positionalAttr();
 				}
 				break;
 			}
-			State = 257;
+			State = 251;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__0) {
 				{
-				State = 256;
-				attrDict();
+				State = 250;
+				_localctx.attrs = attrDict();
 				}
 			}
 
-			State = 261;
+			State = 255;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__2) {
+			if (_la==T__4) {
 				{
-				State = 259;
-				Match(T__2);
-				State = 260;
-				typeSpec();
+				State = 253;
+				Match(T__4);
+				State = 254;
+				_localctx.spec = typeSpec();
 				}
 			}
 
@@ -1316,6 +1368,8 @@ public partial class AspIRParser : Parser {
 		}
 	}
 	public partial class FullFunctionTypeSpecContext : TypeSpecContext {
+		public TypeListContext operandTypes;
+		public ResultTypesContext results;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode ARROW() { return GetToken(AspIRParser.ARROW, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ResultTypesContext resultTypes() {
 			return GetRuleContext<ResultTypesContext>(0);
@@ -1326,6 +1380,8 @@ public partial class AspIRParser : Parser {
 		public FullFunctionTypeSpecContext(TypeSpecContext context) { CopyFrom(context); }
 	}
 	public partial class ShortTypeSpecContext : TypeSpecContext {
+		public NonFunctionTypeContext operandType;
+		public ResultTypesContext results;
 		[System.Diagnostics.DebuggerNonUserCode] public NonFunctionTypeContext nonFunctionType() {
 			return GetRuleContext<NonFunctionTypeContext>(0);
 		}
@@ -1342,31 +1398,31 @@ public partial class AspIRParser : Parser {
 		EnterRule(_localctx, 38, RULE_typeSpec);
 		int _la;
 		try {
-			State = 275;
+			State = 269;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case T__5:
 				_localctx = new FullFunctionTypeSpecContext(_localctx);
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 263;
+				State = 257;
 				Match(T__5);
-				State = 265;
+				State = 259;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 12901941312L) != 0)) {
 					{
-					State = 264;
-					typeList();
+					State = 258;
+					((FullFunctionTypeSpecContext)_localctx).operandTypes = typeList();
 					}
 				}
 
-				State = 267;
+				State = 261;
 				Match(T__6);
-				State = 268;
+				State = 262;
 				Match(ARROW);
-				State = 269;
-				resultTypes();
+				State = 263;
+				((FullFunctionTypeSpecContext)_localctx).results = resultTypes();
 				}
 				break;
 			case KW_TENSOR:
@@ -1376,17 +1432,17 @@ public partial class AspIRParser : Parser {
 				_localctx = new ShortTypeSpecContext(_localctx);
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 270;
-				nonFunctionType();
-				State = 273;
+				State = 264;
+				((ShortTypeSpecContext)_localctx).operandType = nonFunctionType();
+				State = 267;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if (_la==ARROW) {
 					{
-					State = 271;
+					State = 265;
 					Match(ARROW);
-					State = 272;
-					resultTypes();
+					State = 266;
+					((ShortTypeSpecContext)_localctx).results = resultTypes();
 					}
 				}
 
@@ -1408,6 +1464,10 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class RegionContext : ParserRuleContext {
+		public OperationContext _operation;
+		public IList<OperationContext> _ops = new List<OperationContext>();
+		public BlockContext _block;
+		public IList<BlockContext> _blocks = new List<BlockContext>();
 		[System.Diagnostics.DebuggerNonUserCode] public OperationContext[] operation() {
 			return GetRuleContexts<OperationContext>();
 		}
@@ -1435,37 +1495,39 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 277;
+			State = 271;
 			Match(T__0);
-			State = 281;
+			State = 275;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 26038362112L) != 0)) {
 				{
 				{
+				State = 272;
+				_localctx._operation = operation();
+				_localctx._ops.Add(_localctx._operation);
+				}
+				}
+				State = 277;
+				ErrorHandler.Sync(this);
+				_la = TokenStream.LA(1);
+			}
+			State = 281;
+			ErrorHandler.Sync(this);
+			_la = TokenStream.LA(1);
+			while (_la==BLOCK_ID) {
+				{
+				{
 				State = 278;
-				operation();
+				_localctx._block = block();
+				_localctx._blocks.Add(_localctx._block);
 				}
 				}
 				State = 283;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 287;
-			ErrorHandler.Sync(this);
-			_la = TokenStream.LA(1);
-			while (_la==BLOCK_ID) {
-				{
-				{
-				State = 284;
-				block();
-				}
-				}
-				State = 289;
-				ErrorHandler.Sync(this);
-				_la = TokenStream.LA(1);
-			}
-			State = 290;
+			State = 284;
 			Match(T__1);
 			}
 		}
@@ -1481,6 +1543,9 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class BlockContext : ParserRuleContext {
+		public BlockLabelContext label;
+		public OperationContext _operation;
+		public IList<OperationContext> _ops = new List<OperationContext>();
 		[System.Diagnostics.DebuggerNonUserCode] public BlockLabelContext blockLabel() {
 			return GetRuleContext<BlockLabelContext>(0);
 		}
@@ -1505,19 +1570,20 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 292;
-			blockLabel();
-			State = 296;
+			State = 286;
+			_localctx.label = blockLabel();
+			State = 290;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 26038362112L) != 0)) {
 				{
 				{
-				State = 293;
-				operation();
+				State = 287;
+				_localctx._operation = operation();
+				_localctx._ops.Add(_localctx._operation);
 				}
 				}
-				State = 298;
+				State = 292;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
@@ -1535,9 +1601,15 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class BlockLabelContext : ParserRuleContext {
+		public IToken name;
+		public BlockArgContext _blockArg;
+		public IList<BlockArgContext> _args = new List<BlockArgContext>();
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode BLOCK_ID() { return GetToken(AspIRParser.BLOCK_ID, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public BlockArgListContext blockArgList() {
-			return GetRuleContext<BlockArgListContext>(0);
+		[System.Diagnostics.DebuggerNonUserCode] public BlockArgContext[] blockArg() {
+			return GetRuleContexts<BlockArgContext>();
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public BlockArgContext blockArg(int i) {
+			return GetRuleContext<BlockArgContext>(i);
 		}
 		public BlockLabelContext(ParserRuleContext parent, int invokingState)
 			: base(parent, invokingState)
@@ -1554,85 +1626,50 @@ public partial class AspIRParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 299;
-			Match(BLOCK_ID);
-			State = 301;
+			State = 293;
+			_localctx.name = Match(BLOCK_ID);
+			State = 306;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==T__5) {
 				{
-				State = 300;
-				blockArgList();
-				}
-			}
-
-			State = 303;
-			Match(T__2);
-			}
-		}
-		catch (RecognitionException re) {
-			_localctx.exception = re;
-			ErrorHandler.ReportError(this, re);
-			ErrorHandler.Recover(this, re);
-		}
-		finally {
-			ExitRule();
-		}
-		return _localctx;
-	}
-
-	public partial class BlockArgListContext : ParserRuleContext {
-		[System.Diagnostics.DebuggerNonUserCode] public BlockArgContext[] blockArg() {
-			return GetRuleContexts<BlockArgContext>();
-		}
-		[System.Diagnostics.DebuggerNonUserCode] public BlockArgContext blockArg(int i) {
-			return GetRuleContext<BlockArgContext>(i);
-		}
-		public BlockArgListContext(ParserRuleContext parent, int invokingState)
-			: base(parent, invokingState)
-		{
-		}
-		public override int RuleIndex { get { return RULE_blockArgList; } }
-	}
-
-	[RuleVersion(0)]
-	public BlockArgListContext blockArgList() {
-		BlockArgListContext _localctx = new BlockArgListContext(Context, State);
-		EnterRule(_localctx, 46, RULE_blockArgList);
-		int _la;
-		try {
-			EnterOuterAlt(_localctx, 1);
-			{
-			State = 305;
-			Match(T__5);
-			State = 314;
-			ErrorHandler.Sync(this);
-			_la = TokenStream.LA(1);
-			if (_la==VALUE_ID) {
-				{
-				State = 306;
-				blockArg();
-				State = 311;
+				State = 294;
+				Match(T__5);
+				State = 303;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				while (_la==T__3) {
+				if (_la==VALUE_ID) {
 					{
-					{
-					State = 307;
-					Match(T__3);
-					State = 308;
-					blockArg();
-					}
-					}
-					State = 313;
+					State = 295;
+					_localctx._blockArg = blockArg();
+					_localctx._args.Add(_localctx._blockArg);
+					State = 300;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
+					while (_la==T__2) {
+						{
+						{
+						State = 296;
+						Match(T__2);
+						State = 297;
+						_localctx._blockArg = blockArg();
+						_localctx._args.Add(_localctx._blockArg);
+						}
+						}
+						State = 302;
+						ErrorHandler.Sync(this);
+						_la = TokenStream.LA(1);
+					}
+					}
 				}
+
+				State = 305;
+				Match(T__6);
 				}
 			}
 
-			State = 316;
-			Match(T__6);
+			State = 308;
+			Match(T__4);
 			}
 		}
 		catch (RecognitionException re) {
@@ -1647,6 +1684,8 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class BlockArgContext : ParserRuleContext {
+		public IToken name;
+		public TypeContext ty;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode VALUE_ID() { return GetToken(AspIRParser.VALUE_ID, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public TypeContext type() {
 			return GetRuleContext<TypeContext>(0);
@@ -1661,16 +1700,16 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public BlockArgContext blockArg() {
 		BlockArgContext _localctx = new BlockArgContext(Context, State);
-		EnterRule(_localctx, 48, RULE_blockArg);
+		EnterRule(_localctx, 46, RULE_blockArg);
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 318;
-			Match(VALUE_ID);
-			State = 319;
-			Match(T__2);
-			State = 320;
-			type();
+			State = 310;
+			_localctx.name = Match(VALUE_ID);
+			State = 311;
+			Match(T__4);
+			State = 312;
+			_localctx.ty = type();
 			}
 		}
 		catch (RecognitionException re) {
@@ -1685,6 +1724,8 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class ValueListContext : ParserRuleContext {
+		public IToken _VALUE_ID;
+		public IList<IToken> _ids = new List<IToken>();
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] VALUE_ID() { return GetTokens(AspIRParser.VALUE_ID); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode VALUE_ID(int i) {
 			return GetToken(AspIRParser.VALUE_ID, i);
@@ -1699,26 +1740,28 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public ValueListContext valueList() {
 		ValueListContext _localctx = new ValueListContext(Context, State);
-		EnterRule(_localctx, 50, RULE_valueList);
+		EnterRule(_localctx, 48, RULE_valueList);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 322;
-			Match(VALUE_ID);
-			State = 327;
+			State = 314;
+			_localctx._VALUE_ID = Match(VALUE_ID);
+			_localctx._ids.Add(_localctx._VALUE_ID);
+			State = 319;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while (_la==T__3) {
+			while (_la==T__2) {
 				{
 				{
-				State = 323;
-				Match(T__3);
-				State = 324;
-				Match(VALUE_ID);
+				State = 315;
+				Match(T__2);
+				State = 316;
+				_localctx._VALUE_ID = Match(VALUE_ID);
+				_localctx._ids.Add(_localctx._VALUE_ID);
 				}
 				}
-				State = 329;
+				State = 321;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
@@ -1736,6 +1779,8 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class TypeContext : ParserRuleContext {
+		public NonFunctionTypeContext plain;
+		public FunctionTypeContext fn;
 		[System.Diagnostics.DebuggerNonUserCode] public NonFunctionTypeContext nonFunctionType() {
 			return GetRuleContext<NonFunctionTypeContext>(0);
 		}
@@ -1752,9 +1797,9 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public TypeContext type() {
 		TypeContext _localctx = new TypeContext(Context, State);
-		EnterRule(_localctx, 52, RULE_type);
+		EnterRule(_localctx, 50, RULE_type);
 		try {
-			State = 332;
+			State = 324;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case KW_TENSOR:
@@ -1763,15 +1808,15 @@ public partial class AspIRParser : Parser {
 			case BARE_ID:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 330;
-				nonFunctionType();
+				State = 322;
+				_localctx.plain = nonFunctionType();
 				}
 				break;
 			case T__5:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 331;
-				functionType();
+				State = 323;
+				_localctx.fn = functionType();
 				}
 				break;
 			default:
@@ -1790,6 +1835,11 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class NonFunctionTypeContext : ParserRuleContext {
+		public IToken tensorToken;
+		public TensorTypeContext tensor;
+		public IToken scalar;
+		public IToken dialect;
+		public DialectBodyContext body;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode TENSOR_TYPE() { return GetToken(AspIRParser.TENSOR_TYPE, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public TensorTypeContext tensorType() {
 			return GetRuleContext<TensorTypeContext>(0);
@@ -1809,45 +1859,45 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public NonFunctionTypeContext nonFunctionType() {
 		NonFunctionTypeContext _localctx = new NonFunctionTypeContext(Context, State);
-		EnterRule(_localctx, 54, RULE_nonFunctionType);
+		EnterRule(_localctx, 52, RULE_nonFunctionType);
 		int _la;
 		try {
-			State = 341;
+			State = 333;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case TENSOR_TYPE:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 334;
-				Match(TENSOR_TYPE);
+				State = 326;
+				_localctx.tensorToken = Match(TENSOR_TYPE);
 				}
 				break;
 			case KW_TENSOR:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 335;
-				tensorType();
+				State = 327;
+				_localctx.tensor = tensorType();
 				}
 				break;
 			case BARE_ID:
 				EnterOuterAlt(_localctx, 3);
 				{
-				State = 336;
-				Match(BARE_ID);
+				State = 328;
+				_localctx.scalar = Match(BARE_ID);
 				}
 				break;
 			case DIALECT_TYPE:
 				EnterOuterAlt(_localctx, 4);
 				{
-				State = 337;
-				Match(DIALECT_TYPE);
-				State = 339;
+				State = 329;
+				_localctx.dialect = Match(DIALECT_TYPE);
+				State = 331;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if (_la==T__9) {
 					{
-					State = 338;
-					dialectBody();
+					State = 330;
+					_localctx.body = dialectBody();
 					}
 				}
 
@@ -1869,6 +1919,10 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class TensorTypeContext : ParserRuleContext {
+		public IToken kw;
+		public IToken shape;
+		public IToken elem;
+		public AttributeContext encoding;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_TENSOR() { return GetToken(AspIRParser.KW_TENSOR, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode BARE_ID() { return GetToken(AspIRParser.BARE_ID, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SHAPE() { return GetToken(AspIRParser.SHAPE, 0); }
@@ -1885,40 +1939,40 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public TensorTypeContext tensorType() {
 		TensorTypeContext _localctx = new TensorTypeContext(Context, State);
-		EnterRule(_localctx, 56, RULE_tensorType);
+		EnterRule(_localctx, 54, RULE_tensorType);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 343;
-			Match(KW_TENSOR);
-			State = 344;
+			State = 335;
+			_localctx.kw = Match(KW_TENSOR);
+			State = 336;
 			Match(T__9);
-			State = 346;
+			State = 338;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==SHAPE) {
 				{
-				State = 345;
-				Match(SHAPE);
+				State = 337;
+				_localctx.shape = Match(SHAPE);
 				}
 			}
 
-			State = 348;
-			Match(BARE_ID);
-			State = 351;
+			State = 340;
+			_localctx.elem = Match(BARE_ID);
+			State = 343;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__3) {
+			if (_la==T__2) {
 				{
-				State = 349;
-				Match(T__3);
-				State = 350;
-				attribute();
+				State = 341;
+				Match(T__2);
+				State = 342;
+				_localctx.encoding = attribute();
 				}
 			}
 
-			State = 353;
+			State = 345;
 			Match(T__10);
 			}
 		}
@@ -1934,6 +1988,8 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class FunctionTypeContext : ParserRuleContext {
+		public TypeListContext inputs;
+		public ResultTypesContext results;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode ARROW() { return GetToken(AspIRParser.ARROW, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ResultTypesContext resultTypes() {
 			return GetRuleContext<ResultTypesContext>(0);
@@ -1951,29 +2007,29 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public FunctionTypeContext functionType() {
 		FunctionTypeContext _localctx = new FunctionTypeContext(Context, State);
-		EnterRule(_localctx, 58, RULE_functionType);
+		EnterRule(_localctx, 56, RULE_functionType);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 355;
+			State = 347;
 			Match(T__5);
-			State = 357;
+			State = 349;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 12901941312L) != 0)) {
 				{
-				State = 356;
-				typeList();
+				State = 348;
+				_localctx.inputs = typeList();
 				}
 			}
 
-			State = 359;
+			State = 351;
 			Match(T__6);
-			State = 360;
+			State = 352;
 			Match(ARROW);
-			State = 361;
-			resultTypes();
+			State = 353;
+			_localctx.results = resultTypes();
 			}
 		}
 		catch (RecognitionException re) {
@@ -1988,6 +2044,8 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class ResultTypesContext : ParserRuleContext {
+		public NonFunctionTypeContext single;
+		public TypeListContext list;
 		[System.Diagnostics.DebuggerNonUserCode] public NonFunctionTypeContext nonFunctionType() {
 			return GetRuleContext<NonFunctionTypeContext>(0);
 		}
@@ -2004,10 +2062,10 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public ResultTypesContext resultTypes() {
 		ResultTypesContext _localctx = new ResultTypesContext(Context, State);
-		EnterRule(_localctx, 60, RULE_resultTypes);
+		EnterRule(_localctx, 58, RULE_resultTypes);
 		int _la;
 		try {
-			State = 369;
+			State = 361;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case KW_TENSOR:
@@ -2016,26 +2074,26 @@ public partial class AspIRParser : Parser {
 			case BARE_ID:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 363;
-				nonFunctionType();
+				State = 355;
+				_localctx.single = nonFunctionType();
 				}
 				break;
 			case T__5:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 364;
+				State = 356;
 				Match(T__5);
-				State = 366;
+				State = 358;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 12901941312L) != 0)) {
 					{
-					State = 365;
-					typeList();
+					State = 357;
+					_localctx.list = typeList();
 					}
 				}
 
-				State = 368;
+				State = 360;
 				Match(T__6);
 				}
 				break;
@@ -2055,6 +2113,8 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class TypeListContext : ParserRuleContext {
+		public TypeContext _type;
+		public IList<TypeContext> _types = new List<TypeContext>();
 		[System.Diagnostics.DebuggerNonUserCode] public TypeContext[] type() {
 			return GetRuleContexts<TypeContext>();
 		}
@@ -2071,26 +2131,28 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public TypeListContext typeList() {
 		TypeListContext _localctx = new TypeListContext(Context, State);
-		EnterRule(_localctx, 62, RULE_typeList);
+		EnterRule(_localctx, 60, RULE_typeList);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 371;
-			type();
-			State = 376;
+			State = 363;
+			_localctx._type = type();
+			_localctx._types.Add(_localctx._type);
+			State = 368;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while (_la==T__3) {
+			while (_la==T__2) {
 				{
 				{
-				State = 372;
-				Match(T__3);
-				State = 373;
-				type();
+				State = 364;
+				Match(T__2);
+				State = 365;
+				_localctx._type = type();
+				_localctx._types.Add(_localctx._type);
 				}
 				}
-				State = 378;
+				State = 370;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
@@ -2108,6 +2170,8 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class AttrDictContext : ParserRuleContext {
+		public AttrEntryContext _attrEntry;
+		public IList<AttrEntryContext> _entries = new List<AttrEntryContext>();
 		[System.Diagnostics.DebuggerNonUserCode] public AttrEntryContext[] attrEntry() {
 			return GetRuleContexts<AttrEntryContext>();
 		}
@@ -2124,40 +2188,42 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public AttrDictContext attrDict() {
 		AttrDictContext _localctx = new AttrDictContext(Context, State);
-		EnterRule(_localctx, 64, RULE_attrDict);
+		EnterRule(_localctx, 62, RULE_attrDict);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 379;
+			State = 371;
 			Match(T__0);
-			State = 388;
+			State = 380;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 25778069504L) != 0)) {
 				{
-				State = 380;
-				attrEntry();
-				State = 385;
+				State = 372;
+				_localctx._attrEntry = attrEntry();
+				_localctx._entries.Add(_localctx._attrEntry);
+				State = 377;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				while (_la==T__3) {
+				while (_la==T__2) {
 					{
 					{
-					State = 381;
-					Match(T__3);
-					State = 382;
-					attrEntry();
+					State = 373;
+					Match(T__2);
+					State = 374;
+					_localctx._attrEntry = attrEntry();
+					_localctx._entries.Add(_localctx._attrEntry);
 					}
 					}
-					State = 387;
+					State = 379;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
 				}
 				}
 			}
 
-			State = 390;
+			State = 382;
 			Match(T__1);
 			}
 		}
@@ -2173,6 +2239,8 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class AttrEntryContext : ParserRuleContext {
+		public AttrKeyContext key;
+		public AttributeContext value;
 		[System.Diagnostics.DebuggerNonUserCode] public AttrKeyContext attrKey() {
 			return GetRuleContext<AttrKeyContext>(0);
 		}
@@ -2189,22 +2257,22 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public AttrEntryContext attrEntry() {
 		AttrEntryContext _localctx = new AttrEntryContext(Context, State);
-		EnterRule(_localctx, 66, RULE_attrEntry);
+		EnterRule(_localctx, 64, RULE_attrEntry);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 392;
-			attrKey();
-			State = 395;
+			State = 384;
+			_localctx.key = attrKey();
+			State = 387;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==T__4) {
+			if (_la==T__3) {
 				{
-				State = 393;
-				Match(T__4);
-				State = 394;
-				attribute();
+				State = 385;
+				Match(T__3);
+				State = 386;
+				_localctx.value = attribute();
 				}
 			}
 
@@ -2222,6 +2290,7 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class AttrKeyContext : ParserRuleContext {
+		public IToken tok;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode BARE_ID() { return GetToken(AspIRParser.BARE_ID, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode STRING() { return GetToken(AspIRParser.STRING, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_MODULE() { return GetToken(AspIRParser.KW_MODULE, 0); }
@@ -2241,15 +2310,16 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public AttrKeyContext attrKey() {
 		AttrKeyContext _localctx = new AttrKeyContext(Context, State);
-		EnterRule(_localctx, 68, RULE_attrKey);
+		EnterRule(_localctx, 66, RULE_attrKey);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 397;
+			State = 389;
+			_localctx.tok = TokenStream.LT(1);
 			_la = TokenStream.LA(1);
 			if ( !((((_la) & ~0x3f) == 0 && ((1L << _la) & 25778069504L) != 0)) ) {
-			ErrorHandler.RecoverInline(this);
+				_localctx.tok = ErrorHandler.RecoverInline(this);
 			}
 			else {
 				ErrorHandler.ReportMatch(this);
@@ -2281,6 +2351,8 @@ public partial class AspIRParser : Parser {
 		}
 	}
 	public partial class IntAttrContext : AttributeContext {
+		public IToken value;
+		public TypeContext ty;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode INT() { return GetToken(AspIRParser.INT, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public TypeContext type() {
 			return GetRuleContext<TypeContext>(0);
@@ -2288,6 +2360,8 @@ public partial class AspIRParser : Parser {
 		public IntAttrContext(AttributeContext context) { CopyFrom(context); }
 	}
 	public partial class FloatAttrContext : AttributeContext {
+		public IToken value;
+		public TypeContext ty;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode FLOAT() { return GetToken(AspIRParser.FLOAT, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public TypeContext type() {
 			return GetRuleContext<TypeContext>(0);
@@ -2295,6 +2369,7 @@ public partial class AspIRParser : Parser {
 		public FloatAttrContext(AttributeContext context) { CopyFrom(context); }
 	}
 	public partial class StringAttrContext : AttributeContext {
+		public IToken value;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode STRING() { return GetToken(AspIRParser.STRING, 0); }
 		public StringAttrContext(AttributeContext context) { CopyFrom(context); }
 	}
@@ -2311,6 +2386,8 @@ public partial class AspIRParser : Parser {
 		public UnitAttrContext(AttributeContext context) { CopyFrom(context); }
 	}
 	public partial class ArrayAttrContext : AttributeContext {
+		public AttributeContext _attribute;
+		public IList<AttributeContext> _items = new List<AttributeContext>();
 		[System.Diagnostics.DebuggerNonUserCode] public AttributeContext[] attribute() {
 			return GetRuleContexts<AttributeContext>();
 		}
@@ -2320,16 +2397,20 @@ public partial class AspIRParser : Parser {
 		public ArrayAttrContext(AttributeContext context) { CopyFrom(context); }
 	}
 	public partial class DictAttrContext : AttributeContext {
+		public AttrDictContext dict;
 		[System.Diagnostics.DebuggerNonUserCode] public AttrDictContext attrDict() {
 			return GetRuleContext<AttrDictContext>(0);
 		}
 		public DictAttrContext(AttributeContext context) { CopyFrom(context); }
 	}
 	public partial class SymbolAttrContext : AttributeContext {
+		public IToken sym;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SYMBOL_ID() { return GetToken(AspIRParser.SYMBOL_ID, 0); }
 		public SymbolAttrContext(AttributeContext context) { CopyFrom(context); }
 	}
 	public partial class DenseAttrContext : AttributeContext {
+		public DenseLiteralContext literal;
+		public TypeContext ty;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_DENSE() { return GetToken(AspIRParser.KW_DENSE, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public TypeContext type() {
 			return GetRuleContext<TypeContext>(0);
@@ -2340,6 +2421,8 @@ public partial class AspIRParser : Parser {
 		public DenseAttrContext(AttributeContext context) { CopyFrom(context); }
 	}
 	public partial class DialectAttrContext : AttributeContext {
+		public IToken name;
+		public DialectBodyContext body;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode HASH_ID() { return GetToken(AspIRParser.HASH_ID, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public DialectBodyContext dialectBody() {
 			return GetRuleContext<DialectBodyContext>(0);
@@ -2347,6 +2430,7 @@ public partial class AspIRParser : Parser {
 		public DialectAttrContext(AttributeContext context) { CopyFrom(context); }
 	}
 	public partial class TypeAttrContext : AttributeContext {
+		public TypeContext ty;
 		[System.Diagnostics.DebuggerNonUserCode] public TypeContext type() {
 			return GetRuleContext<TypeContext>(0);
 		}
@@ -2356,27 +2440,27 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public AttributeContext attribute() {
 		AttributeContext _localctx = new AttributeContext(Context, State);
-		EnterRule(_localctx, 70, RULE_attribute);
+		EnterRule(_localctx, 68, RULE_attribute);
 		int _la;
 		try {
-			State = 440;
+			State = 432;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case INT:
 				_localctx = new IntAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 399;
-				Match(INT);
-				State = 402;
+				State = 391;
+				((IntAttrContext)_localctx).value = Match(INT);
+				State = 394;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				if (_la==T__2) {
+				if (_la==T__4) {
 					{
-					State = 400;
-					Match(T__2);
-					State = 401;
-					type();
+					State = 392;
+					Match(T__4);
+					State = 393;
+					((IntAttrContext)_localctx).ty = type();
 					}
 				}
 
@@ -2386,17 +2470,17 @@ public partial class AspIRParser : Parser {
 				_localctx = new FloatAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 404;
-				Match(FLOAT);
-				State = 407;
+				State = 396;
+				((FloatAttrContext)_localctx).value = Match(FLOAT);
+				State = 399;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-				if (_la==T__2) {
+				if (_la==T__4) {
 					{
-					State = 405;
-					Match(T__2);
-					State = 406;
-					type();
+					State = 397;
+					Match(T__4);
+					State = 398;
+					((FloatAttrContext)_localctx).ty = type();
 					}
 				}
 
@@ -2406,15 +2490,15 @@ public partial class AspIRParser : Parser {
 				_localctx = new StringAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 3);
 				{
-				State = 409;
-				Match(STRING);
+				State = 401;
+				((StringAttrContext)_localctx).value = Match(STRING);
 				}
 				break;
 			case KW_TRUE:
 				_localctx = new TrueAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 4);
 				{
-				State = 410;
+				State = 402;
 				Match(KW_TRUE);
 				}
 				break;
@@ -2422,7 +2506,7 @@ public partial class AspIRParser : Parser {
 				_localctx = new FalseAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 5);
 				{
-				State = 411;
+				State = 403;
 				Match(KW_FALSE);
 				}
 				break;
@@ -2430,7 +2514,7 @@ public partial class AspIRParser : Parser {
 				_localctx = new UnitAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 6);
 				{
-				State = 412;
+				State = 404;
 				Match(KW_UNIT);
 				}
 				break;
@@ -2438,35 +2522,37 @@ public partial class AspIRParser : Parser {
 				_localctx = new ArrayAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 7);
 				{
-				State = 413;
+				State = 405;
 				Match(T__7);
-				State = 422;
+				State = 414;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 33512227138L) != 0)) {
 					{
-					State = 414;
-					attribute();
-					State = 419;
+					State = 406;
+					((ArrayAttrContext)_localctx)._attribute = attribute();
+					((ArrayAttrContext)_localctx)._items.Add(((ArrayAttrContext)_localctx)._attribute);
+					State = 411;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
-					while (_la==T__3) {
+					while (_la==T__2) {
 						{
 						{
-						State = 415;
-						Match(T__3);
-						State = 416;
-						attribute();
+						State = 407;
+						Match(T__2);
+						State = 408;
+						((ArrayAttrContext)_localctx)._attribute = attribute();
+						((ArrayAttrContext)_localctx)._items.Add(((ArrayAttrContext)_localctx)._attribute);
 						}
 						}
-						State = 421;
+						State = 413;
 						ErrorHandler.Sync(this);
 						_la = TokenStream.LA(1);
 					}
 					}
 				}
 
-				State = 424;
+				State = 416;
 				Match(T__8);
 				}
 				break;
@@ -2474,57 +2560,57 @@ public partial class AspIRParser : Parser {
 				_localctx = new DictAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 8);
 				{
-				State = 425;
-				attrDict();
+				State = 417;
+				((DictAttrContext)_localctx).dict = attrDict();
 				}
 				break;
 			case SYMBOL_ID:
 				_localctx = new SymbolAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 9);
 				{
-				State = 426;
-				Match(SYMBOL_ID);
+				State = 418;
+				((SymbolAttrContext)_localctx).sym = Match(SYMBOL_ID);
 				}
 				break;
 			case KW_DENSE:
 				_localctx = new DenseAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 10);
 				{
-				State = 427;
+				State = 419;
 				Match(KW_DENSE);
-				State = 428;
+				State = 420;
 				Match(T__9);
-				State = 430;
+				State = 422;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 204472576L) != 0)) {
 					{
-					State = 429;
-					denseLiteral();
+					State = 421;
+					((DenseAttrContext)_localctx).literal = denseLiteral();
 					}
 				}
 
-				State = 432;
+				State = 424;
 				Match(T__10);
-				State = 433;
-				Match(T__2);
-				State = 434;
-				type();
+				State = 425;
+				Match(T__4);
+				State = 426;
+				((DenseAttrContext)_localctx).ty = type();
 				}
 				break;
 			case HASH_ID:
 				_localctx = new DialectAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 11);
 				{
-				State = 435;
-				Match(HASH_ID);
-				State = 437;
+				State = 427;
+				((DialectAttrContext)_localctx).name = Match(HASH_ID);
+				State = 429;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if (_la==T__9) {
 					{
-					State = 436;
-					dialectBody();
+					State = 428;
+					((DialectAttrContext)_localctx).body = dialectBody();
 					}
 				}
 
@@ -2538,8 +2624,8 @@ public partial class AspIRParser : Parser {
 				_localctx = new TypeAttrContext(_localctx);
 				EnterOuterAlt(_localctx, 12);
 				{
-				State = 439;
-				type();
+				State = 431;
+				((TypeAttrContext)_localctx).ty = type();
 				}
 				break;
 			default:
@@ -2558,16 +2644,19 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class PositionalAttrContext : ParserRuleContext {
+		public IToken tok;
+		public IToken dense;
+		public DenseLiteralContext literal;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode INT() { return GetToken(AspIRParser.INT, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode FLOAT() { return GetToken(AspIRParser.FLOAT, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode STRING() { return GetToken(AspIRParser.STRING, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_TRUE() { return GetToken(AspIRParser.KW_TRUE, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_FALSE() { return GetToken(AspIRParser.KW_FALSE, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SYMBOL_ID() { return GetToken(AspIRParser.SYMBOL_ID, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_DENSE() { return GetToken(AspIRParser.KW_DENSE, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public DenseLiteralContext denseLiteral() {
 			return GetRuleContext<DenseLiteralContext>(0);
 		}
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SYMBOL_ID() { return GetToken(AspIRParser.SYMBOL_ID, 0); }
 		public PositionalAttrContext(ParserRuleContext parent, int invokingState)
 			: base(parent, invokingState)
 		{
@@ -2578,73 +2667,51 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public PositionalAttrContext positionalAttr() {
 		PositionalAttrContext _localctx = new PositionalAttrContext(Context, State);
-		EnterRule(_localctx, 72, RULE_positionalAttr);
+		EnterRule(_localctx, 70, RULE_positionalAttr);
 		int _la;
 		try {
-			State = 454;
+			State = 441;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
+			case KW_TRUE:
+			case KW_FALSE:
+			case FLOAT:
 			case INT:
+			case SYMBOL_ID:
+			case STRING:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 442;
-				Match(INT);
+				State = 434;
+				_localctx.tok = TokenStream.LT(1);
+				_la = TokenStream.LA(1);
+				if ( !((((_la) & ~0x3f) == 0 && ((1L << _la) & 18458083328L) != 0)) ) {
+					_localctx.tok = ErrorHandler.RecoverInline(this);
 				}
-				break;
-			case FLOAT:
-				EnterOuterAlt(_localctx, 2);
-				{
-				State = 443;
-				Match(FLOAT);
+				else {
+					ErrorHandler.ReportMatch(this);
+				    Consume();
 				}
-				break;
-			case STRING:
-				EnterOuterAlt(_localctx, 3);
-				{
-				State = 444;
-				Match(STRING);
-				}
-				break;
-			case KW_TRUE:
-				EnterOuterAlt(_localctx, 4);
-				{
-				State = 445;
-				Match(KW_TRUE);
-				}
-				break;
-			case KW_FALSE:
-				EnterOuterAlt(_localctx, 5);
-				{
-				State = 446;
-				Match(KW_FALSE);
 				}
 				break;
 			case KW_DENSE:
-				EnterOuterAlt(_localctx, 6);
+				EnterOuterAlt(_localctx, 2);
 				{
-				State = 447;
-				Match(KW_DENSE);
-				State = 448;
+				State = 435;
+				_localctx.dense = Match(KW_DENSE);
+				State = 436;
 				Match(T__9);
-				State = 450;
+				State = 438;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 204472576L) != 0)) {
 					{
-					State = 449;
-					denseLiteral();
+					State = 437;
+					_localctx.literal = denseLiteral();
 					}
 				}
 
-				State = 452;
+				State = 440;
 				Match(T__10);
-				}
-				break;
-			case SYMBOL_ID:
-				EnterOuterAlt(_localctx, 7);
-				{
-				State = 453;
-				Match(SYMBOL_ID);
 				}
 				break;
 			default:
@@ -2663,6 +2730,9 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class DenseLiteralContext : ParserRuleContext {
+		public DenseScalarContext scalar;
+		public DenseLiteralContext _denseLiteral;
+		public IList<DenseLiteralContext> _items = new List<DenseLiteralContext>();
 		[System.Diagnostics.DebuggerNonUserCode] public DenseScalarContext denseScalar() {
 			return GetRuleContext<DenseScalarContext>(0);
 		}
@@ -2682,10 +2752,10 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public DenseLiteralContext denseLiteral() {
 		DenseLiteralContext _localctx = new DenseLiteralContext(Context, State);
-		EnterRule(_localctx, 74, RULE_denseLiteral);
+		EnterRule(_localctx, 72, RULE_denseLiteral);
 		int _la;
 		try {
-			State = 469;
+			State = 456;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case KW_TRUE:
@@ -2694,42 +2764,44 @@ public partial class AspIRParser : Parser {
 			case INT:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 456;
-				denseScalar();
+				State = 443;
+				_localctx.scalar = denseScalar();
 				}
 				break;
 			case T__7:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 457;
+				State = 444;
 				Match(T__7);
-				State = 466;
+				State = 453;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 204472576L) != 0)) {
 					{
-					State = 458;
-					denseLiteral();
-					State = 463;
+					State = 445;
+					_localctx._denseLiteral = denseLiteral();
+					_localctx._items.Add(_localctx._denseLiteral);
+					State = 450;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
-					while (_la==T__3) {
+					while (_la==T__2) {
 						{
 						{
-						State = 459;
-						Match(T__3);
-						State = 460;
-						denseLiteral();
+						State = 446;
+						Match(T__2);
+						State = 447;
+						_localctx._denseLiteral = denseLiteral();
+						_localctx._items.Add(_localctx._denseLiteral);
 						}
 						}
-						State = 465;
+						State = 452;
 						ErrorHandler.Sync(this);
 						_la = TokenStream.LA(1);
 					}
 					}
 				}
 
-				State = 468;
+				State = 455;
 				Match(T__8);
 				}
 				break;
@@ -2749,6 +2821,7 @@ public partial class AspIRParser : Parser {
 	}
 
 	public partial class DenseScalarContext : ParserRuleContext {
+		public IToken tok;
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode INT() { return GetToken(AspIRParser.INT, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode FLOAT() { return GetToken(AspIRParser.FLOAT, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode KW_TRUE() { return GetToken(AspIRParser.KW_TRUE, 0); }
@@ -2763,15 +2836,16 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public DenseScalarContext denseScalar() {
 		DenseScalarContext _localctx = new DenseScalarContext(Context, State);
-		EnterRule(_localctx, 76, RULE_denseScalar);
+		EnterRule(_localctx, 74, RULE_denseScalar);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 471;
+			State = 458;
+			_localctx.tok = TokenStream.LT(1);
 			_la = TokenStream.LA(1);
 			if ( !((((_la) & ~0x3f) == 0 && ((1L << _la) & 204472320L) != 0)) ) {
-			ErrorHandler.RecoverInline(this);
+				_localctx.tok = ErrorHandler.RecoverInline(this);
 			}
 			else {
 				ErrorHandler.ReportMatch(this);
@@ -2807,28 +2881,28 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public DialectBodyContext dialectBody() {
 		DialectBodyContext _localctx = new DialectBodyContext(Context, State);
-		EnterRule(_localctx, 78, RULE_dialectBody);
+		EnterRule(_localctx, 76, RULE_dialectBody);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 473;
+			State = 460;
 			Match(T__9);
-			State = 477;
+			State = 464;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 33822610810L) != 0)) {
 				{
 				{
-				State = 474;
+				State = 461;
 				dialectItem();
 				}
 				}
-				State = 479;
+				State = 466;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 480;
+			State = 467;
 			Match(T__10);
 			}
 		}
@@ -2879,225 +2953,225 @@ public partial class AspIRParser : Parser {
 	[RuleVersion(0)]
 	public DialectItemContext dialectItem() {
 		DialectItemContext _localctx = new DialectItemContext(Context, State);
-		EnterRule(_localctx, 80, RULE_dialectItem);
+		EnterRule(_localctx, 78, RULE_dialectItem);
 		int _la;
 		try {
-			State = 527;
+			State = 514;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case T__9:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 482;
+				State = 469;
 				dialectBody();
 				}
 				break;
 			case T__7:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 483;
+				State = 470;
 				Match(T__7);
-				State = 487;
+				State = 474;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 33822610810L) != 0)) {
 					{
 					{
-					State = 484;
+					State = 471;
 					dialectItem();
 					}
 					}
-					State = 489;
+					State = 476;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
 				}
-				State = 490;
+				State = 477;
 				Match(T__8);
 				}
 				break;
 			case T__0:
 				EnterOuterAlt(_localctx, 3);
 				{
-				State = 491;
+				State = 478;
 				Match(T__0);
-				State = 495;
+				State = 482;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 33822610810L) != 0)) {
 					{
 					{
-					State = 492;
+					State = 479;
 					dialectItem();
 					}
 					}
-					State = 497;
+					State = 484;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
 				}
-				State = 498;
+				State = 485;
 				Match(T__1);
 				}
 				break;
 			case T__5:
 				EnterOuterAlt(_localctx, 4);
 				{
-				State = 499;
+				State = 486;
 				Match(T__5);
-				State = 503;
+				State = 490;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 33822610810L) != 0)) {
 					{
 					{
-					State = 500;
+					State = 487;
 					dialectItem();
 					}
 					}
-					State = 505;
+					State = 492;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
 				}
-				State = 506;
+				State = 493;
 				Match(T__6);
 				}
 				break;
 			case VALUE_ID:
 				EnterOuterAlt(_localctx, 5);
 				{
-				State = 507;
+				State = 494;
 				Match(VALUE_ID);
 				}
 				break;
 			case SYMBOL_ID:
 				EnterOuterAlt(_localctx, 6);
 				{
-				State = 508;
+				State = 495;
 				Match(SYMBOL_ID);
 				}
 				break;
 			case BARE_ID:
 				EnterOuterAlt(_localctx, 7);
 				{
-				State = 509;
+				State = 496;
 				Match(BARE_ID);
 				}
 				break;
 			case STRING:
 				EnterOuterAlt(_localctx, 8);
 				{
-				State = 510;
+				State = 497;
 				Match(STRING);
 				}
 				break;
 			case INT:
 				EnterOuterAlt(_localctx, 9);
 				{
-				State = 511;
+				State = 498;
 				Match(INT);
 				}
 				break;
 			case FLOAT:
 				EnterOuterAlt(_localctx, 10);
 				{
-				State = 512;
+				State = 499;
 				Match(FLOAT);
 				}
 				break;
 			case SHAPE:
 				EnterOuterAlt(_localctx, 11);
 				{
-				State = 513;
+				State = 500;
 				Match(SHAPE);
 				}
 				break;
 			case HASH_ID:
 				EnterOuterAlt(_localctx, 12);
 				{
-				State = 514;
+				State = 501;
 				Match(HASH_ID);
 				}
 				break;
 			case DIALECT_TYPE:
 				EnterOuterAlt(_localctx, 13);
 				{
-				State = 515;
+				State = 502;
 				Match(DIALECT_TYPE);
 				}
 				break;
 			case TENSOR_TYPE:
 				EnterOuterAlt(_localctx, 14);
 				{
-				State = 516;
+				State = 503;
 				Match(TENSOR_TYPE);
 				}
 				break;
-			case T__3:
+			case T__2:
 				EnterOuterAlt(_localctx, 15);
 				{
-				State = 517;
-				Match(T__3);
-				}
-				break;
-			case T__2:
-				EnterOuterAlt(_localctx, 16);
-				{
-				State = 518;
+				State = 504;
 				Match(T__2);
 				}
 				break;
 			case T__4:
+				EnterOuterAlt(_localctx, 16);
+				{
+				State = 505;
+				Match(T__4);
+				}
+				break;
+			case T__3:
 				EnterOuterAlt(_localctx, 17);
 				{
-				State = 519;
-				Match(T__4);
+				State = 506;
+				Match(T__3);
 				}
 				break;
 			case ARROW:
 				EnterOuterAlt(_localctx, 18);
 				{
-				State = 520;
+				State = 507;
 				Match(ARROW);
 				}
 				break;
 			case T__11:
 				EnterOuterAlt(_localctx, 19);
 				{
-				State = 521;
+				State = 508;
 				Match(T__11);
 				}
 				break;
 			case KW_TENSOR:
 				EnterOuterAlt(_localctx, 20);
 				{
-				State = 522;
+				State = 509;
 				Match(KW_TENSOR);
 				}
 				break;
 			case KW_DENSE:
 				EnterOuterAlt(_localctx, 21);
 				{
-				State = 523;
+				State = 510;
 				Match(KW_DENSE);
 				}
 				break;
 			case KW_TRUE:
 				EnterOuterAlt(_localctx, 22);
 				{
-				State = 524;
+				State = 511;
 				Match(KW_TRUE);
 				}
 				break;
 			case KW_FALSE:
 				EnterOuterAlt(_localctx, 23);
 				{
-				State = 525;
+				State = 512;
 				Match(KW_FALSE);
 				}
 				break;
 			case KW_UNIT:
 				EnterOuterAlt(_localctx, 24);
 				{
-				State = 526;
+				State = 513;
 				Match(KW_UNIT);
 				}
 				break;
@@ -3117,192 +3191,187 @@ public partial class AspIRParser : Parser {
 	}
 
 	private static int[] _serializedATN = {
-		4,1,37,530,2,0,7,0,2,1,7,1,2,2,7,2,2,3,7,3,2,4,7,4,2,5,7,5,2,6,7,6,2,7,
+		4,1,37,517,2,0,7,0,2,1,7,1,2,2,7,2,2,3,7,3,2,4,7,4,2,5,7,5,2,6,7,6,2,7,
 		7,7,2,8,7,8,2,9,7,9,2,10,7,10,2,11,7,11,2,12,7,12,2,13,7,13,2,14,7,14,
 		2,15,7,15,2,16,7,16,2,17,7,17,2,18,7,18,2,19,7,19,2,20,7,20,2,21,7,21,
 		2,22,7,22,2,23,7,23,2,24,7,24,2,25,7,25,2,26,7,26,2,27,7,27,2,28,7,28,
 		2,29,7,29,2,30,7,30,2,31,7,31,2,32,7,32,2,33,7,33,2,34,7,34,2,35,7,35,
-		2,36,7,36,2,37,7,37,2,38,7,38,2,39,7,39,2,40,7,40,1,0,5,0,84,8,0,10,0,
-		12,0,87,9,0,1,0,1,0,1,1,1,1,1,2,1,2,1,3,3,3,96,8,3,1,3,1,3,1,3,1,3,1,3,
-		1,3,3,3,104,8,3,1,4,1,4,1,4,3,4,109,8,4,1,4,1,4,1,4,1,4,3,4,115,8,4,5,
-		4,117,8,4,10,4,12,4,120,9,4,1,4,1,4,1,5,1,5,1,5,3,5,127,8,5,1,5,1,5,3,
-		5,131,8,5,1,5,3,5,134,8,5,1,5,3,5,137,8,5,1,5,1,5,1,5,1,6,1,6,1,6,1,6,
-		5,6,146,8,6,10,6,12,6,149,9,6,1,6,1,6,1,7,1,7,1,7,1,7,5,7,157,8,7,10,7,
-		12,7,160,9,7,1,7,1,7,1,8,1,8,1,8,1,9,1,9,3,9,169,8,9,1,9,1,9,3,9,173,8,
-		9,1,10,1,10,3,10,177,8,10,1,11,1,11,3,11,181,8,11,1,11,1,11,1,11,3,11,
-		186,8,11,1,11,1,11,1,11,3,11,191,8,11,1,11,1,11,3,11,195,8,11,1,12,1,12,
-		1,12,5,12,200,8,12,10,12,12,12,203,9,12,1,13,1,13,3,13,207,8,13,1,13,1,
-		13,3,13,211,8,13,1,14,1,14,1,14,1,14,1,14,5,14,218,8,14,10,14,12,14,221,
-		9,14,3,14,223,8,14,1,14,3,14,226,8,14,1,15,1,15,3,15,230,8,15,1,16,1,16,
-		1,16,1,16,1,16,3,16,237,8,16,1,17,1,17,1,17,1,17,3,17,243,8,17,1,17,1,
-		17,3,17,247,8,17,1,17,1,17,1,17,1,18,1,18,1,18,3,18,255,8,18,1,18,3,18,
-		258,8,18,1,18,1,18,3,18,262,8,18,1,19,1,19,3,19,266,8,19,1,19,1,19,1,19,
-		1,19,1,19,1,19,3,19,274,8,19,3,19,276,8,19,1,20,1,20,5,20,280,8,20,10,
-		20,12,20,283,9,20,1,20,5,20,286,8,20,10,20,12,20,289,9,20,1,20,1,20,1,
-		21,1,21,5,21,295,8,21,10,21,12,21,298,9,21,1,22,1,22,3,22,302,8,22,1,22,
-		1,22,1,23,1,23,1,23,1,23,5,23,310,8,23,10,23,12,23,313,9,23,3,23,315,8,
-		23,1,23,1,23,1,24,1,24,1,24,1,24,1,25,1,25,1,25,5,25,326,8,25,10,25,12,
-		25,329,9,25,1,26,1,26,3,26,333,8,26,1,27,1,27,1,27,1,27,1,27,3,27,340,
-		8,27,3,27,342,8,27,1,28,1,28,1,28,3,28,347,8,28,1,28,1,28,1,28,3,28,352,
-		8,28,1,28,1,28,1,29,1,29,3,29,358,8,29,1,29,1,29,1,29,1,29,1,30,1,30,1,
-		30,3,30,367,8,30,1,30,3,30,370,8,30,1,31,1,31,1,31,5,31,375,8,31,10,31,
-		12,31,378,9,31,1,32,1,32,1,32,1,32,5,32,384,8,32,10,32,12,32,387,9,32,
-		3,32,389,8,32,1,32,1,32,1,33,1,33,1,33,3,33,396,8,33,1,34,1,34,1,35,1,
-		35,1,35,3,35,403,8,35,1,35,1,35,1,35,3,35,408,8,35,1,35,1,35,1,35,1,35,
-		1,35,1,35,1,35,1,35,5,35,418,8,35,10,35,12,35,421,9,35,3,35,423,8,35,1,
-		35,1,35,1,35,1,35,1,35,1,35,3,35,431,8,35,1,35,1,35,1,35,1,35,1,35,3,35,
-		438,8,35,1,35,3,35,441,8,35,1,36,1,36,1,36,1,36,1,36,1,36,1,36,1,36,3,
-		36,451,8,36,1,36,1,36,3,36,455,8,36,1,37,1,37,1,37,1,37,1,37,5,37,462,
-		8,37,10,37,12,37,465,9,37,3,37,467,8,37,1,37,3,37,470,8,37,1,38,1,38,1,
-		39,1,39,5,39,476,8,39,10,39,12,39,479,9,39,1,39,1,39,1,40,1,40,1,40,5,
-		40,486,8,40,10,40,12,40,489,9,40,1,40,1,40,1,40,5,40,494,8,40,10,40,12,
-		40,497,9,40,1,40,1,40,1,40,5,40,502,8,40,10,40,12,40,505,9,40,1,40,1,40,
-		1,40,1,40,1,40,1,40,1,40,1,40,1,40,1,40,1,40,1,40,1,40,1,40,1,40,1,40,
-		1,40,1,40,1,40,1,40,1,40,3,40,528,8,40,1,40,0,0,41,0,2,4,6,8,10,12,14,
-		16,18,20,22,24,26,28,30,32,34,36,38,40,42,44,46,48,50,52,54,56,58,60,62,
-		64,66,68,70,72,74,76,78,80,0,2,3,0,13,13,17,22,33,34,2,0,20,21,26,27,603,
-		0,85,1,0,0,0,2,90,1,0,0,0,4,92,1,0,0,0,6,95,1,0,0,0,8,105,1,0,0,0,10,123,
-		1,0,0,0,12,141,1,0,0,0,14,152,1,0,0,0,16,163,1,0,0,0,18,166,1,0,0,0,20,
-		174,1,0,0,0,22,178,1,0,0,0,24,196,1,0,0,0,26,206,1,0,0,0,28,225,1,0,0,
-		0,30,227,1,0,0,0,32,231,1,0,0,0,34,238,1,0,0,0,36,251,1,0,0,0,38,275,1,
-		0,0,0,40,277,1,0,0,0,42,292,1,0,0,0,44,299,1,0,0,0,46,305,1,0,0,0,48,318,
-		1,0,0,0,50,322,1,0,0,0,52,332,1,0,0,0,54,341,1,0,0,0,56,343,1,0,0,0,58,
-		355,1,0,0,0,60,369,1,0,0,0,62,371,1,0,0,0,64,379,1,0,0,0,66,392,1,0,0,
-		0,68,397,1,0,0,0,70,440,1,0,0,0,72,454,1,0,0,0,74,469,1,0,0,0,76,471,1,
-		0,0,0,78,473,1,0,0,0,80,527,1,0,0,0,82,84,3,6,3,0,83,82,1,0,0,0,84,87,
-		1,0,0,0,85,83,1,0,0,0,85,86,1,0,0,0,86,88,1,0,0,0,87,85,1,0,0,0,88,89,
-		5,0,0,1,89,1,1,0,0,0,90,91,5,1,0,0,91,3,1,0,0,0,92,93,5,2,0,0,93,5,1,0,
-		0,0,94,96,3,8,4,0,95,94,1,0,0,0,95,96,1,0,0,0,96,103,1,0,0,0,97,104,3,
-		10,5,0,98,104,3,16,8,0,99,104,3,20,10,0,100,104,3,32,16,0,101,104,3,34,
-		17,0,102,104,3,36,18,0,103,97,1,0,0,0,103,98,1,0,0,0,103,99,1,0,0,0,103,
-		100,1,0,0,0,103,101,1,0,0,0,103,102,1,0,0,0,104,7,1,0,0,0,105,108,5,28,
-		0,0,106,107,5,3,0,0,107,109,5,27,0,0,108,106,1,0,0,0,108,109,1,0,0,0,109,
-		118,1,0,0,0,110,111,5,4,0,0,111,114,5,28,0,0,112,113,5,3,0,0,113,115,5,
-		27,0,0,114,112,1,0,0,0,114,115,1,0,0,0,115,117,1,0,0,0,116,110,1,0,0,0,
-		117,120,1,0,0,0,118,116,1,0,0,0,118,119,1,0,0,0,119,121,1,0,0,0,120,118,
-		1,0,0,0,121,122,5,5,0,0,122,9,1,0,0,0,123,124,5,34,0,0,124,126,5,6,0,0,
-		125,127,3,50,25,0,126,125,1,0,0,0,126,127,1,0,0,0,127,128,1,0,0,0,128,
-		130,5,7,0,0,129,131,3,12,6,0,130,129,1,0,0,0,130,131,1,0,0,0,131,133,1,
-		0,0,0,132,134,3,14,7,0,133,132,1,0,0,0,133,134,1,0,0,0,134,136,1,0,0,0,
-		135,137,3,64,32,0,136,135,1,0,0,0,136,137,1,0,0,0,137,138,1,0,0,0,138,
-		139,5,3,0,0,139,140,3,58,29,0,140,11,1,0,0,0,141,142,5,8,0,0,142,147,5,
-		29,0,0,143,144,5,4,0,0,144,146,5,29,0,0,145,143,1,0,0,0,146,149,1,0,0,
-		0,147,145,1,0,0,0,147,148,1,0,0,0,148,150,1,0,0,0,149,147,1,0,0,0,150,
-		151,5,9,0,0,151,13,1,0,0,0,152,153,5,6,0,0,153,158,3,40,20,0,154,155,5,
-		4,0,0,155,157,3,40,20,0,156,154,1,0,0,0,157,160,1,0,0,0,158,156,1,0,0,
-		0,158,159,1,0,0,0,159,161,1,0,0,0,160,158,1,0,0,0,161,162,5,7,0,0,162,
-		15,1,0,0,0,163,164,3,18,9,0,164,165,3,40,20,0,165,17,1,0,0,0,166,168,5,
-		13,0,0,167,169,5,30,0,0,168,167,1,0,0,0,168,169,1,0,0,0,169,172,1,0,0,
-		0,170,171,5,17,0,0,171,173,3,64,32,0,172,170,1,0,0,0,172,173,1,0,0,0,173,
-		19,1,0,0,0,174,176,3,22,11,0,175,177,3,40,20,0,176,175,1,0,0,0,176,177,
-		1,0,0,0,177,21,1,0,0,0,178,180,5,14,0,0,179,181,5,33,0,0,180,179,1,0,0,
-		0,180,181,1,0,0,0,181,182,1,0,0,0,182,183,5,30,0,0,183,185,5,6,0,0,184,
-		186,3,24,12,0,185,184,1,0,0,0,185,186,1,0,0,0,186,187,1,0,0,0,187,190,
-		5,7,0,0,188,189,5,23,0,0,189,191,3,28,14,0,190,188,1,0,0,0,190,191,1,0,
-		0,0,191,194,1,0,0,0,192,193,5,17,0,0,193,195,3,64,32,0,194,192,1,0,0,0,
-		194,195,1,0,0,0,195,23,1,0,0,0,196,201,3,26,13,0,197,198,5,4,0,0,198,200,
-		3,26,13,0,199,197,1,0,0,0,200,203,1,0,0,0,201,199,1,0,0,0,201,202,1,0,
-		0,0,202,25,1,0,0,0,203,201,1,0,0,0,204,205,5,28,0,0,205,207,5,3,0,0,206,
-		204,1,0,0,0,206,207,1,0,0,0,207,208,1,0,0,0,208,210,3,52,26,0,209,211,
-		3,64,32,0,210,209,1,0,0,0,210,211,1,0,0,0,211,27,1,0,0,0,212,226,3,54,
-		27,0,213,222,5,6,0,0,214,219,3,30,15,0,215,216,5,4,0,0,216,218,3,30,15,
-		0,217,215,1,0,0,0,218,221,1,0,0,0,219,217,1,0,0,0,219,220,1,0,0,0,220,
-		223,1,0,0,0,221,219,1,0,0,0,222,214,1,0,0,0,222,223,1,0,0,0,223,224,1,
-		0,0,0,224,226,5,7,0,0,225,212,1,0,0,0,225,213,1,0,0,0,226,29,1,0,0,0,227,
-		229,3,52,26,0,228,230,3,64,32,0,229,228,1,0,0,0,229,230,1,0,0,0,230,31,
-		1,0,0,0,231,236,5,15,0,0,232,233,3,50,25,0,233,234,5,3,0,0,234,235,3,62,
-		31,0,235,237,1,0,0,0,236,232,1,0,0,0,236,237,1,0,0,0,237,33,1,0,0,0,238,
-		239,5,16,0,0,239,240,5,30,0,0,240,242,5,6,0,0,241,243,3,50,25,0,242,241,
-		1,0,0,0,242,243,1,0,0,0,243,244,1,0,0,0,244,246,5,7,0,0,245,247,3,64,32,
-		0,246,245,1,0,0,0,246,247,1,0,0,0,247,248,1,0,0,0,248,249,5,3,0,0,249,
-		250,3,58,29,0,250,35,1,0,0,0,251,254,5,33,0,0,252,255,3,50,25,0,253,255,
-		3,72,36,0,254,252,1,0,0,0,254,253,1,0,0,0,254,255,1,0,0,0,255,257,1,0,
-		0,0,256,258,3,64,32,0,257,256,1,0,0,0,257,258,1,0,0,0,258,261,1,0,0,0,
-		259,260,5,3,0,0,260,262,3,38,19,0,261,259,1,0,0,0,261,262,1,0,0,0,262,
-		37,1,0,0,0,263,265,5,6,0,0,264,266,3,62,31,0,265,264,1,0,0,0,265,266,1,
-		0,0,0,266,267,1,0,0,0,267,268,5,7,0,0,268,269,5,23,0,0,269,276,3,60,30,
-		0,270,273,3,54,27,0,271,272,5,23,0,0,272,274,3,60,30,0,273,271,1,0,0,0,
-		273,274,1,0,0,0,274,276,1,0,0,0,275,263,1,0,0,0,275,270,1,0,0,0,276,39,
-		1,0,0,0,277,281,5,1,0,0,278,280,3,6,3,0,279,278,1,0,0,0,280,283,1,0,0,
-		0,281,279,1,0,0,0,281,282,1,0,0,0,282,287,1,0,0,0,283,281,1,0,0,0,284,
-		286,3,42,21,0,285,284,1,0,0,0,286,289,1,0,0,0,287,285,1,0,0,0,287,288,
-		1,0,0,0,288,290,1,0,0,0,289,287,1,0,0,0,290,291,5,2,0,0,291,41,1,0,0,0,
-		292,296,3,44,22,0,293,295,3,6,3,0,294,293,1,0,0,0,295,298,1,0,0,0,296,
-		294,1,0,0,0,296,297,1,0,0,0,297,43,1,0,0,0,298,296,1,0,0,0,299,301,5,29,
-		0,0,300,302,3,46,23,0,301,300,1,0,0,0,301,302,1,0,0,0,302,303,1,0,0,0,
-		303,304,5,3,0,0,304,45,1,0,0,0,305,314,5,6,0,0,306,311,3,48,24,0,307,308,
-		5,4,0,0,308,310,3,48,24,0,309,307,1,0,0,0,310,313,1,0,0,0,311,309,1,0,
-		0,0,311,312,1,0,0,0,312,315,1,0,0,0,313,311,1,0,0,0,314,306,1,0,0,0,314,
-		315,1,0,0,0,315,316,1,0,0,0,316,317,5,7,0,0,317,47,1,0,0,0,318,319,5,28,
-		0,0,319,320,5,3,0,0,320,321,3,52,26,0,321,49,1,0,0,0,322,327,5,28,0,0,
-		323,324,5,4,0,0,324,326,5,28,0,0,325,323,1,0,0,0,326,329,1,0,0,0,327,325,
-		1,0,0,0,327,328,1,0,0,0,328,51,1,0,0,0,329,327,1,0,0,0,330,333,3,54,27,
-		0,331,333,3,58,29,0,332,330,1,0,0,0,332,331,1,0,0,0,333,53,1,0,0,0,334,
-		342,5,24,0,0,335,342,3,56,28,0,336,342,5,33,0,0,337,339,5,32,0,0,338,340,
-		3,78,39,0,339,338,1,0,0,0,339,340,1,0,0,0,340,342,1,0,0,0,341,334,1,0,
-		0,0,341,335,1,0,0,0,341,336,1,0,0,0,341,337,1,0,0,0,342,55,1,0,0,0,343,
-		344,5,18,0,0,344,346,5,10,0,0,345,347,5,25,0,0,346,345,1,0,0,0,346,347,
-		1,0,0,0,347,348,1,0,0,0,348,351,5,33,0,0,349,350,5,4,0,0,350,352,3,70,
-		35,0,351,349,1,0,0,0,351,352,1,0,0,0,352,353,1,0,0,0,353,354,5,11,0,0,
-		354,57,1,0,0,0,355,357,5,6,0,0,356,358,3,62,31,0,357,356,1,0,0,0,357,358,
-		1,0,0,0,358,359,1,0,0,0,359,360,5,7,0,0,360,361,5,23,0,0,361,362,3,60,
-		30,0,362,59,1,0,0,0,363,370,3,54,27,0,364,366,5,6,0,0,365,367,3,62,31,
-		0,366,365,1,0,0,0,366,367,1,0,0,0,367,368,1,0,0,0,368,370,5,7,0,0,369,
-		363,1,0,0,0,369,364,1,0,0,0,370,61,1,0,0,0,371,376,3,52,26,0,372,373,5,
-		4,0,0,373,375,3,52,26,0,374,372,1,0,0,0,375,378,1,0,0,0,376,374,1,0,0,
-		0,376,377,1,0,0,0,377,63,1,0,0,0,378,376,1,0,0,0,379,388,5,1,0,0,380,385,
-		3,66,33,0,381,382,5,4,0,0,382,384,3,66,33,0,383,381,1,0,0,0,384,387,1,
-		0,0,0,385,383,1,0,0,0,385,386,1,0,0,0,386,389,1,0,0,0,387,385,1,0,0,0,
-		388,380,1,0,0,0,388,389,1,0,0,0,389,390,1,0,0,0,390,391,5,2,0,0,391,65,
-		1,0,0,0,392,395,3,68,34,0,393,394,5,5,0,0,394,396,3,70,35,0,395,393,1,
-		0,0,0,395,396,1,0,0,0,396,67,1,0,0,0,397,398,7,0,0,0,398,69,1,0,0,0,399,
-		402,5,27,0,0,400,401,5,3,0,0,401,403,3,52,26,0,402,400,1,0,0,0,402,403,
-		1,0,0,0,403,441,1,0,0,0,404,407,5,26,0,0,405,406,5,3,0,0,406,408,3,52,
-		26,0,407,405,1,0,0,0,407,408,1,0,0,0,408,441,1,0,0,0,409,441,5,34,0,0,
-		410,441,5,20,0,0,411,441,5,21,0,0,412,441,5,22,0,0,413,422,5,8,0,0,414,
-		419,3,70,35,0,415,416,5,4,0,0,416,418,3,70,35,0,417,415,1,0,0,0,418,421,
-		1,0,0,0,419,417,1,0,0,0,419,420,1,0,0,0,420,423,1,0,0,0,421,419,1,0,0,
-		0,422,414,1,0,0,0,422,423,1,0,0,0,423,424,1,0,0,0,424,441,5,9,0,0,425,
-		441,3,64,32,0,426,441,5,30,0,0,427,428,5,19,0,0,428,430,5,10,0,0,429,431,
-		3,74,37,0,430,429,1,0,0,0,430,431,1,0,0,0,431,432,1,0,0,0,432,433,5,11,
-		0,0,433,434,5,3,0,0,434,441,3,52,26,0,435,437,5,31,0,0,436,438,3,78,39,
-		0,437,436,1,0,0,0,437,438,1,0,0,0,438,441,1,0,0,0,439,441,3,52,26,0,440,
-		399,1,0,0,0,440,404,1,0,0,0,440,409,1,0,0,0,440,410,1,0,0,0,440,411,1,
-		0,0,0,440,412,1,0,0,0,440,413,1,0,0,0,440,425,1,0,0,0,440,426,1,0,0,0,
-		440,427,1,0,0,0,440,435,1,0,0,0,440,439,1,0,0,0,441,71,1,0,0,0,442,455,
-		5,27,0,0,443,455,5,26,0,0,444,455,5,34,0,0,445,455,5,20,0,0,446,455,5,
-		21,0,0,447,448,5,19,0,0,448,450,5,10,0,0,449,451,3,74,37,0,450,449,1,0,
-		0,0,450,451,1,0,0,0,451,452,1,0,0,0,452,455,5,11,0,0,453,455,5,30,0,0,
-		454,442,1,0,0,0,454,443,1,0,0,0,454,444,1,0,0,0,454,445,1,0,0,0,454,446,
-		1,0,0,0,454,447,1,0,0,0,454,453,1,0,0,0,455,73,1,0,0,0,456,470,3,76,38,
-		0,457,466,5,8,0,0,458,463,3,74,37,0,459,460,5,4,0,0,460,462,3,74,37,0,
-		461,459,1,0,0,0,462,465,1,0,0,0,463,461,1,0,0,0,463,464,1,0,0,0,464,467,
-		1,0,0,0,465,463,1,0,0,0,466,458,1,0,0,0,466,467,1,0,0,0,467,468,1,0,0,
-		0,468,470,5,9,0,0,469,456,1,0,0,0,469,457,1,0,0,0,470,75,1,0,0,0,471,472,
-		7,1,0,0,472,77,1,0,0,0,473,477,5,10,0,0,474,476,3,80,40,0,475,474,1,0,
-		0,0,476,479,1,0,0,0,477,475,1,0,0,0,477,478,1,0,0,0,478,480,1,0,0,0,479,
-		477,1,0,0,0,480,481,5,11,0,0,481,79,1,0,0,0,482,528,3,78,39,0,483,487,
-		5,8,0,0,484,486,3,80,40,0,485,484,1,0,0,0,486,489,1,0,0,0,487,485,1,0,
-		0,0,487,488,1,0,0,0,488,490,1,0,0,0,489,487,1,0,0,0,490,528,5,9,0,0,491,
-		495,5,1,0,0,492,494,3,80,40,0,493,492,1,0,0,0,494,497,1,0,0,0,495,493,
-		1,0,0,0,495,496,1,0,0,0,496,498,1,0,0,0,497,495,1,0,0,0,498,528,5,2,0,
-		0,499,503,5,6,0,0,500,502,3,80,40,0,501,500,1,0,0,0,502,505,1,0,0,0,503,
-		501,1,0,0,0,503,504,1,0,0,0,504,506,1,0,0,0,505,503,1,0,0,0,506,528,5,
-		7,0,0,507,528,5,28,0,0,508,528,5,30,0,0,509,528,5,33,0,0,510,528,5,34,
-		0,0,511,528,5,27,0,0,512,528,5,26,0,0,513,528,5,25,0,0,514,528,5,31,0,
-		0,515,528,5,32,0,0,516,528,5,24,0,0,517,528,5,4,0,0,518,528,5,3,0,0,519,
-		528,5,5,0,0,520,528,5,23,0,0,521,528,5,12,0,0,522,528,5,18,0,0,523,528,
-		5,19,0,0,524,528,5,20,0,0,525,528,5,21,0,0,526,528,5,22,0,0,527,482,1,
-		0,0,0,527,483,1,0,0,0,527,491,1,0,0,0,527,499,1,0,0,0,527,507,1,0,0,0,
-		527,508,1,0,0,0,527,509,1,0,0,0,527,510,1,0,0,0,527,511,1,0,0,0,527,512,
-		1,0,0,0,527,513,1,0,0,0,527,514,1,0,0,0,527,515,1,0,0,0,527,516,1,0,0,
-		0,527,517,1,0,0,0,527,518,1,0,0,0,527,519,1,0,0,0,527,520,1,0,0,0,527,
-		521,1,0,0,0,527,522,1,0,0,0,527,523,1,0,0,0,527,524,1,0,0,0,527,525,1,
-		0,0,0,527,526,1,0,0,0,528,81,1,0,0,0,71,85,95,103,108,114,118,126,130,
-		133,136,147,158,168,172,176,180,185,190,194,201,206,210,219,222,225,229,
-		236,242,246,254,257,261,265,273,275,281,287,296,301,311,314,327,332,339,
-		341,346,351,357,366,369,376,385,388,395,402,407,419,422,430,437,440,450,
-		454,463,466,469,477,487,495,503,527
+		2,36,7,36,2,37,7,37,2,38,7,38,2,39,7,39,1,0,5,0,82,8,0,10,0,12,0,85,9,
+		0,1,0,1,0,1,1,1,1,1,2,1,2,1,3,3,3,94,8,3,1,3,1,3,1,3,1,3,1,3,1,3,3,3,102,
+		8,3,1,4,1,4,1,4,5,4,107,8,4,10,4,12,4,110,9,4,1,4,1,4,1,5,1,5,1,5,3,5,
+		117,8,5,1,6,1,6,1,6,3,6,122,8,6,1,6,1,6,3,6,126,8,6,1,6,3,6,129,8,6,1,
+		6,3,6,132,8,6,1,6,1,6,1,6,1,7,1,7,1,7,1,7,5,7,141,8,7,10,7,12,7,144,9,
+		7,1,7,1,7,1,8,1,8,1,8,1,8,5,8,152,8,8,10,8,12,8,155,9,8,1,8,1,8,1,9,1,
+		9,1,9,1,10,1,10,3,10,164,8,10,1,10,1,10,3,10,168,8,10,1,11,1,11,3,11,172,
+		8,11,1,12,1,12,3,12,176,8,12,1,12,1,12,1,12,1,12,1,12,5,12,183,8,12,10,
+		12,12,12,186,9,12,3,12,188,8,12,1,12,1,12,1,12,3,12,193,8,12,1,12,1,12,
+		3,12,197,8,12,1,13,1,13,3,13,201,8,13,1,13,1,13,3,13,205,8,13,1,14,1,14,
+		1,14,1,14,1,14,5,14,212,8,14,10,14,12,14,215,9,14,3,14,217,8,14,1,14,3,
+		14,220,8,14,1,15,1,15,3,15,224,8,15,1,16,1,16,1,16,1,16,1,16,3,16,231,
+		8,16,1,17,1,17,1,17,1,17,3,17,237,8,17,1,17,1,17,3,17,241,8,17,1,17,1,
+		17,1,17,1,18,1,18,1,18,3,18,249,8,18,1,18,3,18,252,8,18,1,18,1,18,3,18,
+		256,8,18,1,19,1,19,3,19,260,8,19,1,19,1,19,1,19,1,19,1,19,1,19,3,19,268,
+		8,19,3,19,270,8,19,1,20,1,20,5,20,274,8,20,10,20,12,20,277,9,20,1,20,5,
+		20,280,8,20,10,20,12,20,283,9,20,1,20,1,20,1,21,1,21,5,21,289,8,21,10,
+		21,12,21,292,9,21,1,22,1,22,1,22,1,22,1,22,5,22,299,8,22,10,22,12,22,302,
+		9,22,3,22,304,8,22,1,22,3,22,307,8,22,1,22,1,22,1,23,1,23,1,23,1,23,1,
+		24,1,24,1,24,5,24,318,8,24,10,24,12,24,321,9,24,1,25,1,25,3,25,325,8,25,
+		1,26,1,26,1,26,1,26,1,26,3,26,332,8,26,3,26,334,8,26,1,27,1,27,1,27,3,
+		27,339,8,27,1,27,1,27,1,27,3,27,344,8,27,1,27,1,27,1,28,1,28,3,28,350,
+		8,28,1,28,1,28,1,28,1,28,1,29,1,29,1,29,3,29,359,8,29,1,29,3,29,362,8,
+		29,1,30,1,30,1,30,5,30,367,8,30,10,30,12,30,370,9,30,1,31,1,31,1,31,1,
+		31,5,31,376,8,31,10,31,12,31,379,9,31,3,31,381,8,31,1,31,1,31,1,32,1,32,
+		1,32,3,32,388,8,32,1,33,1,33,1,34,1,34,1,34,3,34,395,8,34,1,34,1,34,1,
+		34,3,34,400,8,34,1,34,1,34,1,34,1,34,1,34,1,34,1,34,1,34,5,34,410,8,34,
+		10,34,12,34,413,9,34,3,34,415,8,34,1,34,1,34,1,34,1,34,1,34,1,34,3,34,
+		423,8,34,1,34,1,34,1,34,1,34,1,34,3,34,430,8,34,1,34,3,34,433,8,34,1,35,
+		1,35,1,35,1,35,3,35,439,8,35,1,35,3,35,442,8,35,1,36,1,36,1,36,1,36,1,
+		36,5,36,449,8,36,10,36,12,36,452,9,36,3,36,454,8,36,1,36,3,36,457,8,36,
+		1,37,1,37,1,38,1,38,5,38,463,8,38,10,38,12,38,466,9,38,1,38,1,38,1,39,
+		1,39,1,39,5,39,473,8,39,10,39,12,39,476,9,39,1,39,1,39,1,39,5,39,481,8,
+		39,10,39,12,39,484,9,39,1,39,1,39,1,39,5,39,489,8,39,10,39,12,39,492,9,
+		39,1,39,1,39,1,39,1,39,1,39,1,39,1,39,1,39,1,39,1,39,1,39,1,39,1,39,1,
+		39,1,39,1,39,1,39,1,39,1,39,1,39,1,39,3,39,515,8,39,1,39,0,0,40,0,2,4,
+		6,8,10,12,14,16,18,20,22,24,26,28,30,32,34,36,38,40,42,44,46,48,50,52,
+		54,56,58,60,62,64,66,68,70,72,74,76,78,0,3,3,0,13,13,17,22,33,34,4,0,20,
+		21,26,27,30,30,34,34,2,0,20,21,26,27,585,0,83,1,0,0,0,2,88,1,0,0,0,4,90,
+		1,0,0,0,6,93,1,0,0,0,8,103,1,0,0,0,10,113,1,0,0,0,12,118,1,0,0,0,14,136,
+		1,0,0,0,16,147,1,0,0,0,18,158,1,0,0,0,20,161,1,0,0,0,22,169,1,0,0,0,24,
+		173,1,0,0,0,26,200,1,0,0,0,28,219,1,0,0,0,30,221,1,0,0,0,32,225,1,0,0,
+		0,34,232,1,0,0,0,36,245,1,0,0,0,38,269,1,0,0,0,40,271,1,0,0,0,42,286,1,
+		0,0,0,44,293,1,0,0,0,46,310,1,0,0,0,48,314,1,0,0,0,50,324,1,0,0,0,52,333,
+		1,0,0,0,54,335,1,0,0,0,56,347,1,0,0,0,58,361,1,0,0,0,60,363,1,0,0,0,62,
+		371,1,0,0,0,64,384,1,0,0,0,66,389,1,0,0,0,68,432,1,0,0,0,70,441,1,0,0,
+		0,72,456,1,0,0,0,74,458,1,0,0,0,76,460,1,0,0,0,78,514,1,0,0,0,80,82,3,
+		6,3,0,81,80,1,0,0,0,82,85,1,0,0,0,83,81,1,0,0,0,83,84,1,0,0,0,84,86,1,
+		0,0,0,85,83,1,0,0,0,86,87,5,0,0,1,87,1,1,0,0,0,88,89,5,1,0,0,89,3,1,0,
+		0,0,90,91,5,2,0,0,91,5,1,0,0,0,92,94,3,8,4,0,93,92,1,0,0,0,93,94,1,0,0,
+		0,94,101,1,0,0,0,95,102,3,12,6,0,96,102,3,18,9,0,97,102,3,22,11,0,98,102,
+		3,32,16,0,99,102,3,34,17,0,100,102,3,36,18,0,101,95,1,0,0,0,101,96,1,0,
+		0,0,101,97,1,0,0,0,101,98,1,0,0,0,101,99,1,0,0,0,101,100,1,0,0,0,102,7,
+		1,0,0,0,103,108,3,10,5,0,104,105,5,3,0,0,105,107,3,10,5,0,106,104,1,0,
+		0,0,107,110,1,0,0,0,108,106,1,0,0,0,108,109,1,0,0,0,109,111,1,0,0,0,110,
+		108,1,0,0,0,111,112,5,4,0,0,112,9,1,0,0,0,113,116,5,28,0,0,114,115,5,5,
+		0,0,115,117,5,27,0,0,116,114,1,0,0,0,116,117,1,0,0,0,117,11,1,0,0,0,118,
+		119,5,34,0,0,119,121,5,6,0,0,120,122,3,48,24,0,121,120,1,0,0,0,121,122,
+		1,0,0,0,122,123,1,0,0,0,123,125,5,7,0,0,124,126,3,14,7,0,125,124,1,0,0,
+		0,125,126,1,0,0,0,126,128,1,0,0,0,127,129,3,16,8,0,128,127,1,0,0,0,128,
+		129,1,0,0,0,129,131,1,0,0,0,130,132,3,62,31,0,131,130,1,0,0,0,131,132,
+		1,0,0,0,132,133,1,0,0,0,133,134,5,5,0,0,134,135,3,56,28,0,135,13,1,0,0,
+		0,136,137,5,8,0,0,137,142,5,29,0,0,138,139,5,3,0,0,139,141,5,29,0,0,140,
+		138,1,0,0,0,141,144,1,0,0,0,142,140,1,0,0,0,142,143,1,0,0,0,143,145,1,
+		0,0,0,144,142,1,0,0,0,145,146,5,9,0,0,146,15,1,0,0,0,147,148,5,6,0,0,148,
+		153,3,40,20,0,149,150,5,3,0,0,150,152,3,40,20,0,151,149,1,0,0,0,152,155,
+		1,0,0,0,153,151,1,0,0,0,153,154,1,0,0,0,154,156,1,0,0,0,155,153,1,0,0,
+		0,156,157,5,7,0,0,157,17,1,0,0,0,158,159,3,20,10,0,159,160,3,40,20,0,160,
+		19,1,0,0,0,161,163,5,13,0,0,162,164,5,30,0,0,163,162,1,0,0,0,163,164,1,
+		0,0,0,164,167,1,0,0,0,165,166,5,17,0,0,166,168,3,62,31,0,167,165,1,0,0,
+		0,167,168,1,0,0,0,168,21,1,0,0,0,169,171,3,24,12,0,170,172,3,40,20,0,171,
+		170,1,0,0,0,171,172,1,0,0,0,172,23,1,0,0,0,173,175,5,14,0,0,174,176,5,
+		33,0,0,175,174,1,0,0,0,175,176,1,0,0,0,176,177,1,0,0,0,177,178,5,30,0,
+		0,178,187,5,6,0,0,179,184,3,26,13,0,180,181,5,3,0,0,181,183,3,26,13,0,
+		182,180,1,0,0,0,183,186,1,0,0,0,184,182,1,0,0,0,184,185,1,0,0,0,185,188,
+		1,0,0,0,186,184,1,0,0,0,187,179,1,0,0,0,187,188,1,0,0,0,188,189,1,0,0,
+		0,189,192,5,7,0,0,190,191,5,23,0,0,191,193,3,28,14,0,192,190,1,0,0,0,192,
+		193,1,0,0,0,193,196,1,0,0,0,194,195,5,17,0,0,195,197,3,62,31,0,196,194,
+		1,0,0,0,196,197,1,0,0,0,197,25,1,0,0,0,198,199,5,28,0,0,199,201,5,5,0,
+		0,200,198,1,0,0,0,200,201,1,0,0,0,201,202,1,0,0,0,202,204,3,50,25,0,203,
+		205,3,62,31,0,204,203,1,0,0,0,204,205,1,0,0,0,205,27,1,0,0,0,206,220,3,
+		52,26,0,207,216,5,6,0,0,208,213,3,30,15,0,209,210,5,3,0,0,210,212,3,30,
+		15,0,211,209,1,0,0,0,212,215,1,0,0,0,213,211,1,0,0,0,213,214,1,0,0,0,214,
+		217,1,0,0,0,215,213,1,0,0,0,216,208,1,0,0,0,216,217,1,0,0,0,217,218,1,
+		0,0,0,218,220,5,7,0,0,219,206,1,0,0,0,219,207,1,0,0,0,220,29,1,0,0,0,221,
+		223,3,50,25,0,222,224,3,62,31,0,223,222,1,0,0,0,223,224,1,0,0,0,224,31,
+		1,0,0,0,225,230,5,15,0,0,226,227,3,48,24,0,227,228,5,5,0,0,228,229,3,60,
+		30,0,229,231,1,0,0,0,230,226,1,0,0,0,230,231,1,0,0,0,231,33,1,0,0,0,232,
+		233,5,16,0,0,233,234,5,30,0,0,234,236,5,6,0,0,235,237,3,48,24,0,236,235,
+		1,0,0,0,236,237,1,0,0,0,237,238,1,0,0,0,238,240,5,7,0,0,239,241,3,62,31,
+		0,240,239,1,0,0,0,240,241,1,0,0,0,241,242,1,0,0,0,242,243,5,5,0,0,243,
+		244,3,56,28,0,244,35,1,0,0,0,245,248,5,33,0,0,246,249,3,48,24,0,247,249,
+		3,70,35,0,248,246,1,0,0,0,248,247,1,0,0,0,248,249,1,0,0,0,249,251,1,0,
+		0,0,250,252,3,62,31,0,251,250,1,0,0,0,251,252,1,0,0,0,252,255,1,0,0,0,
+		253,254,5,5,0,0,254,256,3,38,19,0,255,253,1,0,0,0,255,256,1,0,0,0,256,
+		37,1,0,0,0,257,259,5,6,0,0,258,260,3,60,30,0,259,258,1,0,0,0,259,260,1,
+		0,0,0,260,261,1,0,0,0,261,262,5,7,0,0,262,263,5,23,0,0,263,270,3,58,29,
+		0,264,267,3,52,26,0,265,266,5,23,0,0,266,268,3,58,29,0,267,265,1,0,0,0,
+		267,268,1,0,0,0,268,270,1,0,0,0,269,257,1,0,0,0,269,264,1,0,0,0,270,39,
+		1,0,0,0,271,275,5,1,0,0,272,274,3,6,3,0,273,272,1,0,0,0,274,277,1,0,0,
+		0,275,273,1,0,0,0,275,276,1,0,0,0,276,281,1,0,0,0,277,275,1,0,0,0,278,
+		280,3,42,21,0,279,278,1,0,0,0,280,283,1,0,0,0,281,279,1,0,0,0,281,282,
+		1,0,0,0,282,284,1,0,0,0,283,281,1,0,0,0,284,285,5,2,0,0,285,41,1,0,0,0,
+		286,290,3,44,22,0,287,289,3,6,3,0,288,287,1,0,0,0,289,292,1,0,0,0,290,
+		288,1,0,0,0,290,291,1,0,0,0,291,43,1,0,0,0,292,290,1,0,0,0,293,306,5,29,
+		0,0,294,303,5,6,0,0,295,300,3,46,23,0,296,297,5,3,0,0,297,299,3,46,23,
+		0,298,296,1,0,0,0,299,302,1,0,0,0,300,298,1,0,0,0,300,301,1,0,0,0,301,
+		304,1,0,0,0,302,300,1,0,0,0,303,295,1,0,0,0,303,304,1,0,0,0,304,305,1,
+		0,0,0,305,307,5,7,0,0,306,294,1,0,0,0,306,307,1,0,0,0,307,308,1,0,0,0,
+		308,309,5,5,0,0,309,45,1,0,0,0,310,311,5,28,0,0,311,312,5,5,0,0,312,313,
+		3,50,25,0,313,47,1,0,0,0,314,319,5,28,0,0,315,316,5,3,0,0,316,318,5,28,
+		0,0,317,315,1,0,0,0,318,321,1,0,0,0,319,317,1,0,0,0,319,320,1,0,0,0,320,
+		49,1,0,0,0,321,319,1,0,0,0,322,325,3,52,26,0,323,325,3,56,28,0,324,322,
+		1,0,0,0,324,323,1,0,0,0,325,51,1,0,0,0,326,334,5,24,0,0,327,334,3,54,27,
+		0,328,334,5,33,0,0,329,331,5,32,0,0,330,332,3,76,38,0,331,330,1,0,0,0,
+		331,332,1,0,0,0,332,334,1,0,0,0,333,326,1,0,0,0,333,327,1,0,0,0,333,328,
+		1,0,0,0,333,329,1,0,0,0,334,53,1,0,0,0,335,336,5,18,0,0,336,338,5,10,0,
+		0,337,339,5,25,0,0,338,337,1,0,0,0,338,339,1,0,0,0,339,340,1,0,0,0,340,
+		343,5,33,0,0,341,342,5,3,0,0,342,344,3,68,34,0,343,341,1,0,0,0,343,344,
+		1,0,0,0,344,345,1,0,0,0,345,346,5,11,0,0,346,55,1,0,0,0,347,349,5,6,0,
+		0,348,350,3,60,30,0,349,348,1,0,0,0,349,350,1,0,0,0,350,351,1,0,0,0,351,
+		352,5,7,0,0,352,353,5,23,0,0,353,354,3,58,29,0,354,57,1,0,0,0,355,362,
+		3,52,26,0,356,358,5,6,0,0,357,359,3,60,30,0,358,357,1,0,0,0,358,359,1,
+		0,0,0,359,360,1,0,0,0,360,362,5,7,0,0,361,355,1,0,0,0,361,356,1,0,0,0,
+		362,59,1,0,0,0,363,368,3,50,25,0,364,365,5,3,0,0,365,367,3,50,25,0,366,
+		364,1,0,0,0,367,370,1,0,0,0,368,366,1,0,0,0,368,369,1,0,0,0,369,61,1,0,
+		0,0,370,368,1,0,0,0,371,380,5,1,0,0,372,377,3,64,32,0,373,374,5,3,0,0,
+		374,376,3,64,32,0,375,373,1,0,0,0,376,379,1,0,0,0,377,375,1,0,0,0,377,
+		378,1,0,0,0,378,381,1,0,0,0,379,377,1,0,0,0,380,372,1,0,0,0,380,381,1,
+		0,0,0,381,382,1,0,0,0,382,383,5,2,0,0,383,63,1,0,0,0,384,387,3,66,33,0,
+		385,386,5,4,0,0,386,388,3,68,34,0,387,385,1,0,0,0,387,388,1,0,0,0,388,
+		65,1,0,0,0,389,390,7,0,0,0,390,67,1,0,0,0,391,394,5,27,0,0,392,393,5,5,
+		0,0,393,395,3,50,25,0,394,392,1,0,0,0,394,395,1,0,0,0,395,433,1,0,0,0,
+		396,399,5,26,0,0,397,398,5,5,0,0,398,400,3,50,25,0,399,397,1,0,0,0,399,
+		400,1,0,0,0,400,433,1,0,0,0,401,433,5,34,0,0,402,433,5,20,0,0,403,433,
+		5,21,0,0,404,433,5,22,0,0,405,414,5,8,0,0,406,411,3,68,34,0,407,408,5,
+		3,0,0,408,410,3,68,34,0,409,407,1,0,0,0,410,413,1,0,0,0,411,409,1,0,0,
+		0,411,412,1,0,0,0,412,415,1,0,0,0,413,411,1,0,0,0,414,406,1,0,0,0,414,
+		415,1,0,0,0,415,416,1,0,0,0,416,433,5,9,0,0,417,433,3,62,31,0,418,433,
+		5,30,0,0,419,420,5,19,0,0,420,422,5,10,0,0,421,423,3,72,36,0,422,421,1,
+		0,0,0,422,423,1,0,0,0,423,424,1,0,0,0,424,425,5,11,0,0,425,426,5,5,0,0,
+		426,433,3,50,25,0,427,429,5,31,0,0,428,430,3,76,38,0,429,428,1,0,0,0,429,
+		430,1,0,0,0,430,433,1,0,0,0,431,433,3,50,25,0,432,391,1,0,0,0,432,396,
+		1,0,0,0,432,401,1,0,0,0,432,402,1,0,0,0,432,403,1,0,0,0,432,404,1,0,0,
+		0,432,405,1,0,0,0,432,417,1,0,0,0,432,418,1,0,0,0,432,419,1,0,0,0,432,
+		427,1,0,0,0,432,431,1,0,0,0,433,69,1,0,0,0,434,442,7,1,0,0,435,436,5,19,
+		0,0,436,438,5,10,0,0,437,439,3,72,36,0,438,437,1,0,0,0,438,439,1,0,0,0,
+		439,440,1,0,0,0,440,442,5,11,0,0,441,434,1,0,0,0,441,435,1,0,0,0,442,71,
+		1,0,0,0,443,457,3,74,37,0,444,453,5,8,0,0,445,450,3,72,36,0,446,447,5,
+		3,0,0,447,449,3,72,36,0,448,446,1,0,0,0,449,452,1,0,0,0,450,448,1,0,0,
+		0,450,451,1,0,0,0,451,454,1,0,0,0,452,450,1,0,0,0,453,445,1,0,0,0,453,
+		454,1,0,0,0,454,455,1,0,0,0,455,457,5,9,0,0,456,443,1,0,0,0,456,444,1,
+		0,0,0,457,73,1,0,0,0,458,459,7,2,0,0,459,75,1,0,0,0,460,464,5,10,0,0,461,
+		463,3,78,39,0,462,461,1,0,0,0,463,466,1,0,0,0,464,462,1,0,0,0,464,465,
+		1,0,0,0,465,467,1,0,0,0,466,464,1,0,0,0,467,468,5,11,0,0,468,77,1,0,0,
+		0,469,515,3,76,38,0,470,474,5,8,0,0,471,473,3,78,39,0,472,471,1,0,0,0,
+		473,476,1,0,0,0,474,472,1,0,0,0,474,475,1,0,0,0,475,477,1,0,0,0,476,474,
+		1,0,0,0,477,515,5,9,0,0,478,482,5,1,0,0,479,481,3,78,39,0,480,479,1,0,
+		0,0,481,484,1,0,0,0,482,480,1,0,0,0,482,483,1,0,0,0,483,485,1,0,0,0,484,
+		482,1,0,0,0,485,515,5,2,0,0,486,490,5,6,0,0,487,489,3,78,39,0,488,487,
+		1,0,0,0,489,492,1,0,0,0,490,488,1,0,0,0,490,491,1,0,0,0,491,493,1,0,0,
+		0,492,490,1,0,0,0,493,515,5,7,0,0,494,515,5,28,0,0,495,515,5,30,0,0,496,
+		515,5,33,0,0,497,515,5,34,0,0,498,515,5,27,0,0,499,515,5,26,0,0,500,515,
+		5,25,0,0,501,515,5,31,0,0,502,515,5,32,0,0,503,515,5,24,0,0,504,515,5,
+		3,0,0,505,515,5,5,0,0,506,515,5,4,0,0,507,515,5,23,0,0,508,515,5,12,0,
+		0,509,515,5,18,0,0,510,515,5,19,0,0,511,515,5,20,0,0,512,515,5,21,0,0,
+		513,515,5,22,0,0,514,469,1,0,0,0,514,470,1,0,0,0,514,478,1,0,0,0,514,486,
+		1,0,0,0,514,494,1,0,0,0,514,495,1,0,0,0,514,496,1,0,0,0,514,497,1,0,0,
+		0,514,498,1,0,0,0,514,499,1,0,0,0,514,500,1,0,0,0,514,501,1,0,0,0,514,
+		502,1,0,0,0,514,503,1,0,0,0,514,504,1,0,0,0,514,505,1,0,0,0,514,506,1,
+		0,0,0,514,507,1,0,0,0,514,508,1,0,0,0,514,509,1,0,0,0,514,510,1,0,0,0,
+		514,511,1,0,0,0,514,512,1,0,0,0,514,513,1,0,0,0,515,79,1,0,0,0,70,83,93,
+		101,108,116,121,125,128,131,142,153,163,167,171,175,184,187,192,196,200,
+		204,213,216,219,223,230,236,240,248,251,255,259,267,269,275,281,290,300,
+		303,306,319,324,331,333,338,343,349,358,361,368,377,380,387,394,399,411,
+		414,422,429,432,438,441,450,453,456,464,474,482,490,514
 	};
 
 	public static readonly ATN _ATN =
