@@ -5,7 +5,7 @@ set -euo pipefail
 tool=$1; shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 dll="$root/tools/$tool/bin/Release/net10.0/$tool.dll"
-if [ ! -f "$dll" ] || [ -n "$(find "$root/ir" "$root/grammar" "$root/dialects" "$root/passes" "$root/tools" \
+if [ ! -f "$dll" ] || [ -n "$(find "$root/ir" "$root/grammar" "$root/dialects" "$root/passes" "$root/runtime" "$root/tools" \
       \( -name '*.cs' -o -name '*.csproj' \) -newer "$dll" -not -path '*/obj/*' -not -path '*/bin/*' -not -path '*/node_modules/*' -print -quit 2>/dev/null)" ]; then
   log=$(mktemp)
   if ! dotnet build "$root/tools/$tool/$tool.csproj" -c Release -nologo -v quiet -warnaserror >"$log" 2>&1; then
