@@ -10,6 +10,7 @@ public static class AllDialects
         ctx.Register(Builtin.BuiltinDialect.Dialect);
         ctx.Register(Func.FuncDialect.Dialect);
         ctx.Register(Tensor.TensorDialect.Dialect);
+        ctx.Register(Dist.DistDialect.Dialect);
         return ctx;
     }
 

@@ -76,6 +76,14 @@ public sealed class OpDef
     /// <summary>Bytes moved to and from memory by one execution; defaults to operands read plus results written.</summary>
     public Func<OpState, long>? Bytes { get; init; }
 
+    /// <summary>
+    /// Bytes this rank sends to other ranks in one execution of a communication op, under the
+    /// op's standard algorithm (ring all-reduce, ...); absent for ops that do not communicate.
+    /// It takes the whole op, not an <see cref="OpState"/>: the group size comes from the mesh
+    /// the op references elsewhere in the module. Call it on verified IR only.
+    /// </summary>
+    public Func<Operation, long>? CommBytes { get; init; }
+
     /// <summary>Folds the op given the constant values of its operands (null where not constant).</summary>
     public Func<Operation, Attribute?[], FoldResult?>? Fold { get; init; }
 
@@ -88,6 +96,16 @@ public sealed class OpDef
     /// </summary>
     public Func<GradientContext, Value?[]>? Gradient { get; init; }
 
+    /// <summary>
+    /// The op's sharding rule (Shardy's factor-based rule, <see cref="IR.ShardingRule"/>) for the
+    /// instance described by the <see cref="OpState"/>: which dimensions of its operands and results
+    /// are one iteration factor, and what sharding each factor does to the op (pass-through,
+    /// reduction, needs replication, positional). Sharding discovery and propagation follow it.
+    /// Called on verified ops; the function returns null for an instance it has no rule for
+    /// (tensor.constant: no operands to relate). Absent for ops outside the tensor dialect.
+    /// </summary>
+    public Func<OpState, ShardingRule?>? ShardingRule { get; init; }
+
     /// <summary>Rewrites that canonicalize build new ops for (folds cover the rest).</summary>
     public RewritePattern[] CanonicalizationPatterns { get; init; } = Array.Empty<RewritePattern>();
 
@@ -96,6 +114,9 @@ public sealed class OpDef
     public AttrSpec? FindAttribute(string name) => Array.Find(Attributes, a => a.Name == name);
 
     public long FlopsOf(OpState s) => Flops?.Invoke(s) ?? 0;
+
+    /// <summary>Bytes this rank sends in one execution of <paramref name="op"/>; 0 for ops that do not communicate.</summary>
+    public long CommBytesOf(Operation op) => CommBytes?.Invoke(op) ?? 0;
 
     public long BytesOf(OpState s)
     {

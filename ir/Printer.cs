@@ -64,6 +64,7 @@ public sealed class Printer
     public void PrintTopLevel(Operation op)
     {
         NameScope(op, fresh: true);
+        if (op.NumResults > 0) NameResults(op);   // an op printed alone (diagnostics, ToString)
         PrintOperation(op);
         _sb.Append('\n');
     }
@@ -162,7 +163,7 @@ public sealed class Printer
         {
             var first = NameOf(op.Result(0));
             if (op.NumResults == 1) _sb.Append('%').Append(first);
-            else _sb.Append('%').Append(first[..first.IndexOf('#')]).Append(':').Append(op.NumResults);
+            else _sb.Append('%').Append(first.IndexOf('#') is var hash and >= 0 ? first[..hash] : first).Append(':').Append(op.NumResults);
             _sb.Append(" = ");
         }
 

@@ -21,6 +21,9 @@ public static class PassRegistry
         new("autodiff", "Reverse-mode autodiff: a function returning a scalar loss becomes the joint forward+backward function returning the loss and the gradient of every aspir.param argument",
             new[] { new PassOption("entry", "string", "", "the function to differentiate; default: every function with one rank-0 float result and an aspir.param argument") },
             o => new AutodiffPass(o.Get("entry"))),
+        new("sp-discover", "Find the sequence dimension of every non-parameter input (aspir.seq_dim), kept where given, else inferred from the ops' sharding rules: the dimension that reaches an attention op's query sequence",
+            new[] { new PassOption("entry", "string", "", "the function to classify; default: every function with an aspir.param or aspir.seq_dim argument") },
+            o => new AutoSp.SpDiscover(o.Get("entry"))),
     };
 
     public static PassInfo? Lookup(string name) => All.FirstOrDefault(p => p.Name == name);

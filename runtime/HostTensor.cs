@@ -42,7 +42,7 @@ public sealed class HostTensor
     public long ByteSize => Type.ByteSize;
 
     /// <summary>Element <paramref name="i"/> as a double.</summary>
-    public double Get(long i) => F64 is not null ? F64[i] : F32 is not null ? F32[i] : Ints![i];
+    public double Get(long i) => F64 is not null ? F64[i] : F32 is not null ? (double)F32[i] : (double)Ints![i];   // not through float
 
     /// <summary>Sets element <paramref name="i"/>, rounding once to the element type (<see cref="Numerics.Round"/>).</summary>
     public void Set(long i, double v)

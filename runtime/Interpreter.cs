@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using AutoSpIR.Dialects.Func;
+using AutoSpIR.Runtime.Comm;
 
 namespace AutoSpIR.Runtime;
 
@@ -14,6 +15,9 @@ public sealed class RunResult
 
     /// <summary>Wall time of the run (argument checks included).</summary>
     public required TimeSpan Elapsed { get; init; }
+
+    /// <summary>Bytes this rank sent in collectives (<see cref="ICommunicator.BytesSent"/>); 0 for a single-rank run.</summary>
+    public long BytesSent { get; init; }
 }
 
 /// <summary>
@@ -36,7 +40,56 @@ public sealed class RunResult
 /// </summary>
 public static class Interpreter
 {
-    public static RunResult Run(Operation func, IReadOnlyList<HostTensor> args, KernelTable? kernels = null)
+    public static RunResult Run(Operation func, IReadOnlyList<HostTensor> args, KernelTable? kernels = null) =>
+        Execute(func, args, kernels, null, null);
+
+    /// <summary>
+    /// Runs <paramref name="func"/> as an SPMD program on <paramref name="ranks"/> ranks, one thread each, that
+    /// communicate through a <see cref="ThreadCommunicator"/> world (<paramref name="timeout"/>: how long a rank
+    /// waits in a collective, <see cref="ThreadWorld.DefaultTimeout"/> by default). Rank r runs on
+    /// <c>argsOf(r)</c> (called on its thread); memory is accounted per rank, a collective's result like any
+    /// op's. Every mesh an op names (<c>mesh = @name</c>, a <c>dist.mesh</c> op of the enclosing module)
+    /// must have <paramref name="ranks"/> ranks, checked before anything runs.
+    /// <para>When a rank fails, the others stop at their next collective, and the first real error
+    /// (not the secondary "rank N failed" ones) is thrown with its rank in the message: a
+    /// RuntimeErrorException (keeping its location), ArgumentException or CommunicatorException,
+    /// anything else wrapped in an InvalidOperationException.</para>
+    /// </summary>
+    public static RunResult[] RunSpmd(Operation func, int ranks, Func<int, IReadOnlyList<HostTensor>> argsOf,
+        TimeSpan? timeout = null, KernelTable? kernels = null)
+    {
+        ArgumentNullException.ThrowIfNull(func);
+        ArgumentNullException.ThrowIfNull(argsOf);
+        if (ranks < 1) throw new ArgumentOutOfRangeException(nameof(ranks), ranks, "an SPMD run needs at least one rank");
+        if (func.Name != "func.func")
+            throw new ArgumentException($"the interpreter runs a 'func.func', but was given a '{func.Name}'", nameof(func));
+        var meshes = MeshesOf(func, ranks);
+        Mesh Lookup(Operation op) =>
+            op.GetAttr("mesh") is SymbolRefAttr s && meshes.TryGetValue(s.Name, out var m) ? m : Mesh.Resolve(op);
+        var world = new ThreadWorld(ranks, timeout);
+        var outcomes = world.RunAll(comm => Execute(func, argsOf(comm.Rank), kernels, comm, Lookup));
+        if (ThreadWorld.FirstError(outcomes) is { } error) throw error;
+        return outcomes.Select(o => o.Value!).ToArray();
+    }
+
+    /// <summary>The meshes the ops of <paramref name="func"/> name, each checked to have <paramref name="ranks"/> ranks.</summary>
+    private static Dictionary<string, Mesh> MeshesOf(Operation func, int ranks)
+    {
+        var meshes = new Dictionary<string, Mesh>();
+        func.Walk(op =>
+        {
+            if (op.GetAttr("mesh") is not SymbolRefAttr sym || meshes.ContainsKey(sym.Name)) return;
+            var mesh = Mesh.Resolve(op);
+            if (mesh.Size != ranks)
+                throw new RuntimeErrorException(op.Location,
+                    $"'{op.Name}' op runs on mesh {mesh} of {mesh.Size} rank{(mesh.Size == 1 ? "" : "s")}, but the program is run on {ranks} rank{(ranks == 1 ? "" : "s")}");
+            meshes[sym.Name] = mesh;
+        });
+        return meshes;
+    }
+
+    private static RunResult Execute(Operation func, IReadOnlyList<HostTensor> args, KernelTable? kernels,
+        ICommunicator? comm, Func<Operation, Mesh>? meshLookup)
     {
         ArgumentNullException.ThrowIfNull(func);
         ArgumentNullException.ThrowIfNull(args);
@@ -90,7 +143,7 @@ public static class Interpreter
                 inputs[j] = env.TryGetValue(op.Operand(j), out var t)
                     ? t
                     : throw new InvalidOperationException($"'{op.Name}' at {op.Location} uses a value that is not defined in the function body");
-            var outputs = kernel(new KernelContext(op, inputs));
+            var outputs = kernel(new KernelContext(op, inputs, comm, meshLookup));
             if (outputs is null || outputs.Length != op.NumResults)
                 throw new InvalidOperationException($"the kernel of '{op.Name}' returned {outputs?.Length ?? 0} tensors for {op.NumResults} results");
             for (int j = 0; j < outputs.Length; j++)
@@ -119,7 +172,7 @@ public static class Interpreter
 
         var results = new HostTensor[ret.NumOperands];
         for (int j = 0; j < results.Length; j++) results[j] = env[ret.Operand(j)];
-        return new RunResult { Results = results, PeakBytes = mem.PeakBytes, Elapsed = clock.Elapsed };
+        return new RunResult { Results = results, PeakBytes = mem.PeakBytes, Elapsed = clock.Elapsed, BytesSent = comm?.BytesSent ?? 0 };
     }
 
     /// <summary>The <c>func.func</c> named <paramref name="name"/> (without '@') in a module, or an ArgumentException.</summary>

@@ -12,6 +12,7 @@ namespace AutoSpIR.Dialects.Tensor;
 /// the exact gelu(x) = x Phi(x) times dy.</item>
 /// </list>
 /// Costs per element: silu_grad 8 FLOPs, gelu_grad 12 (transcendentals count as a few).
+/// Sharding rule: pointwise, as the forward activations (every dimension one Parallel factor).
 /// </summary>
 public static class ActivationGrad
 {
@@ -34,5 +35,6 @@ public static class ActivationGrad
             return new Type[] { x };
         },
         Flops = s => flopsPerElement * Dims.Numel(s.ResultTensor(0)),
+        ShardingRule = ShardingRules.Pointwise,
     };
 }

@@ -27,6 +27,17 @@ namespace AutoSpIR.Dialects.Tensor;
 /// bytes = q, k, v read and the output written (flash-style: no S x T buffer).
 /// </para>
 /// <para>Gradient: <c>tensor.attention_grad</c> gives (dq, dk, dv), recomputing the softmax.</para>
+/// <para>
+/// Sharding rule: factors b (B), s (S), hkv (Hkv), g (Hq / Hkv), d (D), t (T), e (Dv):
+/// q = [b, s, hkv·g, d], k = [b, t, hkv, d], v = [b, t, hkv, e], result = [b, s, hkv·g, e].
+/// The query heads are two factors, the key/value head and the head within its group, so that
+/// sharding the heads over P ranks (Ulysses) splits k and v consistently with q. b, hkv, g and e
+/// are Parallel; s is Positional under <c>causal</c> (the mask compares global positions, so a
+/// query shard needs its offset) and Parallel otherwise; d is NeedReplication (it is contracted
+/// for the scores, but a softmax follows, which a partial sum cannot pass); t is NeedReplication
+/// (the softmax runs over all keys):
+/// <c>([i, j, kl, m], [i, n, k, m], [i, n, k, o])-&gt;([i, j, kl, o]) need_replication={m, n} positional={j}</c>.
+/// </para>
 /// </summary>
 public static class Attention
 {
@@ -43,6 +54,7 @@ public static class Attention
         Traits = OpTraits.Pure,
         InferResultTypes = Infer,
         Flops = Flops,
+        ShardingRule = s => Sharding(s, backward: false),
         // Bytes: the default (operands read, result written) is the flash-style count.
         Gradient = g =>
         {
@@ -59,6 +71,34 @@ public static class Attention
     /// <summary>The scale of an attention op: its <c>scale</c> attribute or 1/sqrt(D).</summary>
     public static double ScaleOf(Operation op) =>
         op.GetFloat("scale") ?? 1.0 / Math.Sqrt(((TensorType)op.Operand(0).Type).Dim(3));
+
+    /// <summary>
+    /// The rule of attention and (<paramref name="backward"/>) attention_grad: factors b, s, hkv, g,
+    /// d, t, e as documented on each op; q, k, v (and grad_output) are the operands.
+    /// </summary>
+    internal static ShardingRule? Sharding(OpState s, bool backward)
+    {
+        if (s.Tensor(0) is not { Rank: 4 } q || s.Tensor(1) is not { Rank: 4 } k || s.Tensor(2) is not { Rank: 4 } v) return null;
+        long hq = q.Dim(2), hkv = k.Dim(2);
+        long group = hq == TensorType.Dynamic || hkv == TensorType.Dynamic ? TensorType.Dynamic : hkv == 0 ? 0 : hq / hkv;
+        bool causal = s.Flag("causal");
+        var fb = new ShardingRuleBuilder();
+        // Backward: dk and dv sum over the query positions, the query heads of a group and (through
+        // dP = dO v^T) the value dimension; dq has the first two (cut along them), dv the last.
+        var summed = backward ? FactorKind.Reduction : FactorKind.Parallel;
+        int b = fb.Factor(q.Dim(0));
+        int sq = fb.Factor(q.Dim(1), backward ? FactorKind.Reduction : causal ? FactorKind.Positional : FactorKind.Parallel);
+        int h = fb.Factor(hkv), g = fb.Factor(group, summed);
+        int d = fb.Factor(q.Dim(3), FactorKind.NeedReplication);
+        int t = fb.Factor(k.Dim(1), FactorKind.NeedReplication);
+        int e = fb.Factor(v.Dim(3), summed);
+        int[][] Q(int last) => new[] { new[] { b }, new[] { sq }, new[] { h, g }, new[] { last } };
+        int[][] KV(int last) => new[] { new[] { b }, new[] { t }, new[] { h }, new[] { last } };
+        fb.Operand(Q(d)).Operand(KV(d)).Operand(KV(e));
+        if (!backward) return fb.Result(Q(e)).Build();
+        if (s.OperandTypes.Count != 4) return null;
+        return fb.Operand(Q(e)).Result(Q(d)).Result(KV(d)).Result(KV(e)).Build();
+    }
 
     private static long Flops(OpState s)
     {

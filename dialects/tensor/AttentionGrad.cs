@@ -24,6 +24,17 @@ namespace AutoSpIR.Dialects.Tensor;
 /// B * Hq * (6*pairs*D + 4*pairs*Dv + 8*pairs) FLOPs (QK^T again, dP, dV, dQ, dK, the softmax
 /// and its gradient); bytes: q, k, v, dO read and dq, dk, dv written.
 /// </para>
+/// <para>
+/// Sharding rule: the forward op's factors (q = [b, s, hkv·g, d], k = [b, t, hkv, d],
+/// v = [b, t, hkv, e]; grad_output and dq, dk, dv as the tensors they are gradients of). b and hkv
+/// are Parallel, d and t NeedReplication (each softmax row is recomputed whole). s, g and e are
+/// Reduction: dk and dv sum over the query positions and the query heads of their group, and dq
+/// and dk over the value dimension (through dP = dO v^T); sharded, those results are partial sums,
+/// while the results that have the factor (dq: s and g; dv: e) are cut along it. Under
+/// <c>causal</c> a query-sequence shard also needs its offset, as in the forward op (where s is
+/// Positional):
+/// <c>([i, j, kl, m], [i, n, k, m], [i, n, k, o], [i, j, kl, o])-&gt;([i, j, kl, m], [i, n, k, m], [i, n, k, o]) reduction={j, l, o} need_replication={m, n}</c>.
+/// </para>
 /// </summary>
 public static class AttentionGrad
 {
@@ -41,6 +52,7 @@ public static class AttentionGrad
         Traits = OpTraits.Pure,
         InferResultTypes = Infer,
         Flops = Flops,
+        ShardingRule = s => Attention.Sharding(s, backward: true),
     };
 
     private static long Flops(OpState s)

@@ -20,6 +20,10 @@ namespace AutoSpIR.Dialects.Tensor;
 /// operand; a splat constant operand to a splat of the result type.</para>
 /// <para>Gradient: dy summed (reduce_sum) over the result dimensions that are new or that
 /// repeat a size-1 operand dimension, reshaped to the operand type.</para>
+/// <para>Sharding rule: an operand dimension kept at its size is one Parallel factor with its
+/// result dimension; a new result dimension, or one repeating a size-1 operand dimension, is a
+/// Parallel factor of the result alone (the repeated operand dimension gets no factor):
+/// <c>([i])-&gt;([j, i]) {i=8, j=4}</c>.</para>
 /// </summary>
 public static class Broadcast
 {
@@ -38,7 +42,26 @@ public static class Broadcast
         Flops = _ => 0,
         Fold = Fold,
         Gradient = Gradient,
+        ShardingRule = Sharding,
     };
+
+    private static ShardingRule? Sharding(OpState s)
+    {
+        if (s.Tensor(0) is not { } x || s.ResultTypes.Count != 1 || s.ResultTypes[0] is not TensorType y) return null;
+        if (s.Ints("dims") is not { } raw || raw.Length != x.Rank) return null;
+        var b = new ShardingRuleBuilder();
+        var inDims = new int[x.Rank][];
+        var outDims = new int[y.Rank][];
+        for (int i = 0; i < x.Rank; i++)
+        {
+            int j = Dims.Normalize(raw[i], y.Rank);
+            if (j < 0 || outDims[j] is not null) return null;
+            if (x.Dim(i) == y.Dim(j)) inDims[i] = outDims[j] = new[] { b.Factor(x.Dim(i)) };
+            else inDims[i] = Array.Empty<int>();   // size 1, repeated
+        }
+        for (int j = 0; j < y.Rank; j++) outDims[j] ??= new[] { b.Factor(y.Dim(j)) };
+        return b.Operand(inDims).Result(outDims).Build();
+    }
 
     private static Value?[] Gradient(GradientContext g)
     {

@@ -16,6 +16,7 @@ namespace AutoSpIR.Dialects.Tensor;
 /// types are equal. A cast of a cast back to the original type does not fold (it is lossy).
 /// </para>
 /// <para>Gradient: dy cast back to the operand type; none for an integer operand.</para>
+/// <para>Sharding rule: pointwise (every dimension one Parallel factor).</para>
 /// </summary>
 public static class Cast
 {
@@ -28,6 +29,7 @@ public static class Cast
         InferResultTypes = null,
         Verify = Check,
         Flops = _ => 0,
+        ShardingRule = ShardingRules.Pointwise,
         Fold = (op, _) => ReferenceEquals(op.Operand(0).Type, op.Result(0).Type) ? FoldResult.Of(op.Operand(0)) : null,
         Gradient = g => new Value?[]
         {

@@ -13,6 +13,9 @@ namespace AutoSpIR.Dialects.Tensor;
 /// </para>
 /// <para>Costs: 0 FLOPs; bytes = operands read + result written. Folds: a single operand to it.</para>
 /// <para>Gradient: operand k's is the slab of dy at o_k along <c>dim</c> (a <c>tensor.slice</c>).</para>
+/// <para>Sharding rule: every other dimension is one Parallel factor shared by all operands and the
+/// result; <c>dim</c> is a NeedReplication factor of its own in each operand and in the result
+/// (each operand is one slab of the joined dimension).</para>
 /// </summary>
 public static class Concat
 {
@@ -28,7 +31,29 @@ public static class Concat
         Flops = _ => 0,
         Fold = (op, _) => op.NumOperands == 1 && ReferenceEquals(op.Operand(0).Type, op.Result(0).Type) ? FoldResult.Of(op.Operand(0)) : null,
         Gradient = Gradient,
+        ShardingRule = Sharding,
     };
+
+    private static ShardingRule? Sharding(OpState s)
+    {
+        if (s.OperandTypes.Count == 0 || s.Tensor(0) is not { Rank: > 0 } first || s.ResultTypes.Count != 1
+            || s.ResultTypes[0] is not TensorType y || y.Rank != first.Rank || s.Int("dim") is not { } raw) return null;
+        int dim = Dims.Normalize(raw, first.Rank);
+        if (dim < 0) return null;
+        var b = new ShardingRuleBuilder();
+        var shared = new int[first.Rank];
+        for (int d = 0; d < first.Rank; d++) shared[d] = d == dim ? -1 : b.Factor(first.Dim(d));
+        for (int k = 0; k < s.OperandTypes.Count; k++)
+        {
+            if (s.Tensor(k) is not { } t || t.Rank != first.Rank) return null;
+            var dims = (int[])shared.Clone();
+            dims[dim] = b.Factor(t.Dim(dim), FactorKind.NeedReplication);
+            b.Operand(dims);
+        }
+        var result = (int[])shared.Clone();
+        result[dim] = b.Factor(y.Dim(dim), FactorKind.NeedReplication);
+        return b.Result(result).Build();
+    }
 
     private static Value?[] Gradient(GradientContext g)
     {

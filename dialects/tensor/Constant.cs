@@ -13,6 +13,8 @@ namespace AutoSpIR.Dialects.Tensor;
 /// </para>
 /// <para>Costs: 0 FLOPs; bytes = the result written. Folds to its value attribute.
 /// Gradient: none to propagate (no operands).</para>
+/// <para>Sharding rule: none (the rule function returns null): with no operands there is nothing to
+/// relate, and every rank can materialize whatever slice its users want.</para>
 /// </summary>
 public static class Constant
 {
@@ -29,6 +31,7 @@ public static class Constant
         Flops = _ => 0,
         Fold = (op, _) => op.GetAttr("value") is DenseElementsAttr d ? FoldResult.Of(d) : null,
         Gradient = _ => Array.Empty<Value?>(),
+        ShardingRule = _ => null,
     };
 
     /// <summary>The value of a tensor.constant op, or null for any other op.</summary>

@@ -19,6 +19,16 @@ namespace AutoSpIR.Dialects.Tensor;
 /// </para>
 /// <para>Costs: 5 * B * S * V FLOPs.</para>
 /// <para>Gradient: the logits' is <c>tensor.cross_entropy_grad</c>; the labels get none.</para>
+/// <para>
+/// Sharding rule: logits = [b, s, v], labels = [b, s], the result [] (a scalar). b and s are
+/// Reduction factors: the loss is a mean over the counted positions, so sharded, each shard holds
+/// its sum of losses and its count, combined as <see cref="PartialCombine.CountedMean"/> (the sum of
+/// the sums over the sum of the counts). s also has positional semantics, from the shift: position
+/// s reads labels[s + shift], so a sequence shard needs the first <c>shift</c> labels of the next
+/// shard (halo = shift), and the last shard drops its last <c>shift</c> positions (it must know it
+/// holds the global end). v is NeedReplication (the log-softmax runs over the vocabulary):
+/// <c>([i, j, k], [i, j])-&gt;([]) reduction={i, j} need_replication={k} halo={j=1} combine=counted_mean</c>.
+/// </para>
 /// </summary>
 public static class CrossEntropy
 {
@@ -35,6 +45,7 @@ public static class CrossEntropy
         Traits = OpTraits.Pure,
         InferResultTypes = Infer,
         Flops = s => 5 * Dims.Numel(s.Tensor(0)!),
+        ShardingRule = s => Sharding(s, backward: false),
         Gradient = g => new Value?[]
         {
             Grad.Op(g.Builder, CrossEntropyGrad.Def, new[] { g.Operand(0), g.Operand(1), g.Grad()! },
@@ -42,6 +53,24 @@ public static class CrossEntropy
             null,
         },
     };
+
+    /// <summary>The rule of cross_entropy and (<paramref name="backward"/>) cross_entropy_grad.</summary>
+    internal static ShardingRule? Sharding(OpState s, bool backward)
+    {
+        if (s.Tensor(0) is not { Rank: 3 } logits || s.Tensor(1) is not { Rank: 2 }) return null;
+        long shift = s.Int("shift") ?? 1;
+        if (shift < 0) return null;
+        var fb = new ShardingRuleBuilder();
+        int b = fb.Factor(logits.Dim(0), backward ? FactorKind.Parallel : FactorKind.Reduction);
+        // Backward with shift 0: every position reads its own label, nothing depends on where it is.
+        var seqKind = !backward ? FactorKind.Reduction : shift > 0 ? FactorKind.Positional : FactorKind.Parallel;
+        int sq = fb.Factor(logits.Dim(1), seqKind, halo: shift);
+        int v = fb.Factor(logits.Dim(2), FactorKind.NeedReplication);
+        fb.Operand(b, sq, v).Operand(b, sq);
+        if (!backward) return fb.Result(Array.Empty<int[]>()).Build(PartialCombine.CountedMean);
+        if (s.Tensor(2) is not { Rank: 0 }) return null;
+        return fb.Operand(Array.Empty<int[]>()).Result(b, sq, v).Build();
+    }
 
     /// <summary>The <c>shift</c> of a cross_entropy op (default 1).</summary>
     public static long ShiftOf(Operation op) => op.GetInt("shift") ?? 1;

@@ -19,6 +19,15 @@ namespace AutoSpIR.Dialects.Tensor;
 /// of them when N = 0.
 /// </para>
 /// <para>Costs: 5 * B * S * V FLOPs.</para>
+/// <para>
+/// Sharding rule: logits, labels and the result share b (Parallel), s (Positional, halo = shift:
+/// position s reads labels[s + shift], and the last <c>shift</c> global positions get 0; Parallel
+/// when shift = 0) and v
+/// (NeedReplication: the softmax over the vocabulary); dloss is a scalar. N, the number of counted
+/// positions, is global: a shard of b or s must be given the global N (the sum of the shards'
+/// counts), as the forward op's <see cref="PartialCombine.CountedMean"/>:
+/// <c>([i, j, k], [i, j], [])-&gt;([i, j, k]) need_replication={k} positional={j} halo={j=1}</c>.
+/// </para>
 /// </summary>
 public static class CrossEntropyGrad
 {
@@ -35,6 +44,7 @@ public static class CrossEntropyGrad
         Traits = OpTraits.Pure,
         InferResultTypes = Infer,
         Flops = s => 5 * Dims.Numel(s.Tensor(0)!),
+        ShardingRule = s => CrossEntropy.Sharding(s, backward: true),
     };
 
     private static Type[]? Infer(OpState s)

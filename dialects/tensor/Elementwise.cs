@@ -6,6 +6,8 @@ namespace AutoSpIR.Dialects.Tensor;
 /// Elementwise arithmetic and activations. Operands and result share one type
 /// (no implicit broadcasting: use <c>tensor.broadcast</c>), so the custom form
 /// prints it once: <c>%c = tensor.add %a, %b : tensor&lt;4x8xf32&gt;</c>.
+/// Sharding rule (<see cref="ShardingRules.Pointwise"/>): every dimension is one Parallel
+/// factor shared by the operands and the result.
 /// </summary>
 public static class Elementwise
 {
@@ -61,6 +63,7 @@ public static class Elementwise
         Flops = s => Math.Max(0, s.ResultTensor(0).NumElements),
         Fold = fold,
         Gradient = gradient,
+        ShardingRule = ShardingRules.Pointwise,
     };
 
     private static OpDef Unary(string name, string law, int flopsPerElement, Func<Operation, Attribute?[], FoldResult?>? fold,
@@ -79,6 +82,7 @@ public static class Elementwise
         Flops = s => flopsPerElement * Math.Max(0, s.ResultTensor(0).NumElements),
         Fold = fold,
         Gradient = gradient,
+        ShardingRule = ShardingRules.Pointwise,
     };
 
     private static OpDef Unary(string name, string law, int flopsPerElement, Func<double, double> f, Func<GradientContext, Value?[]> gradient) =>

@@ -15,6 +15,9 @@ namespace AutoSpIR.Dialects.Tensor;
 /// (ids bytes + 2 * result bytes): the table is not read whole.</para>
 /// <para>Gradient: the table's is <c>tensor.embedding_grad</c> (a scatter-add of d(out) into a
 /// [V, H] zero table); the ids get none.</para>
+/// <para>Sharding rule: the ids dimensions are Parallel factors (shared with the leading result
+/// dimensions), H a Parallel factor, the table rows V a NeedReplication factor (a gather by
+/// data-dependent ids): <c>([i, j], [k, l])-&gt;([k, l, j]) {i=V, j=H} need_replication={i}</c>.</para>
 /// </summary>
 public static class Embedding
 {
@@ -33,7 +36,17 @@ public static class Embedding
                 ("num_embeddings", g.Context.Integer(((TensorType)g.Operand(0).Type).Dim(0)))),
             null,
         },
+        ShardingRule = Sharding,
     };
+
+    private static ShardingRule? Sharding(OpState s)
+    {
+        if (s.Tensor(0) is not { Rank: 2 } table || s.Tensor(1) is not { } ids) return null;
+        var b = new ShardingRuleBuilder();
+        int v = b.Factor(table.Dim(0), FactorKind.NeedReplication), h = b.Factor(table.Dim(1));
+        var lead = b.FactorsOf(ids);
+        return b.Operand(v, h).Operand(lead).Result(lead.Append(h).ToArray()).Build();
+    }
 
     private static Type[]? Infer(OpState s)
     {

@@ -16,6 +16,11 @@ namespace AutoSpIR.Dialects.Tensor;
 /// otherwise the program is in error).
 /// </para>
 /// <para>Costs: numel(grad_output) FLOPs; bytes = ids and grad_output read, the table written.</para>
+/// <para>Sharding rule: the ids dimensions (the leading dimensions of grad_output) are Reduction
+/// factors (every position adds into the table: sharded, each shard's table is a partial sum);
+/// H is Parallel; V, in the result only, is Positional: a rank holding rows [o, o + V/P) scatters
+/// the ids in that range, which takes its global offset o. (The forward op's V is
+/// NeedReplication: a gather reads rows by data-dependent ids.)</para>
 /// </summary>
 public static class EmbeddingGrad
 {
@@ -28,7 +33,18 @@ public static class EmbeddingGrad
         Traits = OpTraits.Pure,
         InferResultTypes = Infer,
         Flops = s => Dims.Numel(s.Tensor(0)!),
+        ShardingRule = Sharding,
     };
+
+    private static ShardingRule? Sharding(OpState s)
+    {
+        if (s.Tensor(1) is not { } ids || s.Tensor(0) is not { } dout || dout.Rank != ids.Rank + 1 || s.ResultTypes.Count != 1
+            || s.ResultTypes[0] is not TensorType { Rank: 2 } table) return null;
+        var b = new ShardingRuleBuilder();
+        var lead = b.FactorsOf(ids, FactorKind.Reduction);
+        int h = b.Factor(dout.Dim(dout.Rank - 1)), v = b.Factor(table.Dim(0), FactorKind.Positional);
+        return b.Operand(lead.Append(h).ToArray()).Operand(lead).Result(v, h).Build();
+    }
 
     private static Type[]? Infer(OpState s)
     {

@@ -16,6 +16,12 @@ namespace AutoSpIR.Dialects.Tensor;
 /// (x2 [M, in], G2 [M, out]): dx = linear(G, W^T) = G W; dW = G2^T x2 (a matmul);
 /// db = reduce_sum(G) over the leading dimensions.
 /// </para>
+/// <para>
+/// Sharding rule: the leading dimensions are Parallel factors, <c>in</c> a Reduction factor
+/// (input and weight), <c>out</c> a Parallel factor (weight, bias and result):
+/// <c>([i, j, k], [l, k])-&gt;([i, j, l]) reduction={k}</c>. With a bias and <c>in</c> sharded, the
+/// bias must be added once, after the partial sums are combined.
+/// </para>
 /// </summary>
 public static class Linear
 {
@@ -36,7 +42,19 @@ public static class Linear
             return s.OperandTypes.Count == 3 ? flops + Dims.Numel(r) : flops;
         },
         Gradient = Gradient,
+        ShardingRule = Sharding,
     };
+
+    private static ShardingRule? Sharding(OpState s)
+    {
+        if (s.Tensor(0) is not { Rank: >= 1 } x || s.Tensor(1) is not { Rank: 2 } w) return null;
+        var b = new ShardingRuleBuilder();
+        var lead = Enumerable.Range(0, x.Rank - 1).Select(d => b.Factor(x.Dim(d))).ToArray();
+        int inF = b.Factor(x.Dim(x.Rank - 1), FactorKind.Reduction), outF = b.Factor(w.Dim(0));
+        b.Operand(lead.Append(inF).ToArray()).Operand(outF, inF);
+        if (s.OperandTypes.Count == 3) b.Operand(outF);
+        return b.Result(lead.Append(outF).ToArray()).Build();
+    }
 
     private static Value?[] Gradient(GradientContext g)
     {

@@ -8,6 +8,8 @@ namespace AutoSpIR.Dialects.Tensor;
 /// must be equal; rank 2 is a plain matrix product. <c>transpose_b</c> multiplies by B^T.
 /// Gradient, with G = dC and X^T swapping the last two dimensions: C = A B gives dA = G B^T
 /// (matmul with transpose_b), dB = A^T G; C = A B^T gives dA = G B, dB = G^T A.
+/// <para>Sharding rule: each batch dimension, M and N are Parallel factors; K is a Reduction
+/// factor (sharded, the result is a partial sum): <c>([i, j], [j, k])-&gt;([i, k]) reduction={j}</c>.</para>
 /// </summary>
 public static class Matmul
 {
@@ -26,7 +28,22 @@ public static class Matmul
             return 2 * r.NumElements * a.Dim(a.Rank - 1);
         },
         Gradient = Gradient,
+        ShardingRule = Sharding,
     };
+
+    private static ShardingRule? Sharding(OpState s)
+    {
+        if (s.Tensor(0) is not { Rank: >= 2 } a || s.Tensor(1) is not { } bm || bm.Rank != a.Rank) return null;
+        var b = new ShardingRuleBuilder();
+        int r = a.Rank;
+        var batch = Enumerable.Range(0, r - 2).Select(d => b.Factor(a.Dim(d))).ToArray();
+        int m = b.Factor(a.Dim(r - 2)), k = b.Factor(a.Dim(r - 1), FactorKind.Reduction);
+        bool tb = s.Flag("transpose_b");
+        int n = b.Factor(tb ? bm.Dim(r - 2) : bm.Dim(r - 1));
+        b.Operand(batch.Append(m).Append(k).ToArray());
+        b.Operand(batch.Concat(tb ? new[] { n, k } : new[] { k, n }).ToArray());
+        return b.Result(batch.Append(m).Append(n).ToArray()).Build();
+    }
 
     private static Value?[] Gradient(GradientContext g)
     {

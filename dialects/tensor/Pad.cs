@@ -10,6 +10,9 @@ namespace AutoSpIR.Dialects.Tensor;
 /// Semantics: <c>y[j...] = x[j - low...]</c> where <c>0 &lt;= j[i] - low[i] &lt; dim(i)</c> in every
 /// dimension, and 0 elsewhere. So <c>slice(pad(x), offsets = low, sizes = shape(x)) = x</c>.
 /// </para>
+/// <para>Sharding rule (as its inverse, slice): an unpadded dimension (low = high = 0) is one
+/// Parallel factor; a padded one a NeedReplication factor in the operand and another in the
+/// result.</para>
 /// <para>
 /// Costs: 0 FLOPs; bytes = operand read + result written. Folds: all-zero <c>low</c> and
 /// <c>high</c> to the operand. Gradient: the slice at <c>low</c> of the operand's shape.
@@ -30,6 +33,7 @@ public static class Pad
         Traits = OpTraits.Pure,
         InferResultTypes = Infer,
         Flops = _ => 0,
+        ShardingRule = s => Slice.Sharding(s, "low", "high"),
         // pad(x, low = 0, high = 0) -> x
         Fold = (op, _) => IsZero(op, "low") && IsZero(op, "high") ? FoldResult.Of(op.Operand(0)) : null,
         // pad(x) -> d(pad) sliced back to x's box.

@@ -25,16 +25,22 @@ namespace AutoSpIR.Dialects.Tensor;
 /// <para>Gradients: reduce_sum's is dy broadcast back to the input shape; reduce_mean's the same
 /// times 1/N (N the product of the reduced sizes); reduce_max's is
 /// <c>tensor.reduce_max_grad</c> (dy routed to the maxima, ties sharing evenly).</para>
+/// <para>Sharding rule: every kept dimension is one Parallel factor with its result dimension;
+/// every reduced dimension a Reduction factor (under <c>keepdim</c> its size-1 result dimension
+/// has no factor): <c>([i, j])-&gt;([i]) reduction={j}</c>. Sharded, a reduced dimension leaves
+/// partial results, combined across the shards by sum (reduce_sum), by the mean of the equal
+/// shards' means (reduce_mean: <see cref="PartialCombine.Mean"/>) and by max (reduce_max:
+/// <see cref="PartialCombine.Max"/>; a max-reduction, not a sum).</para>
 /// </summary>
 public static class Reduce
 {
-    public static readonly OpDef Sum = Make("tensor.reduce_sum", "Sums over the given dimensions.", mean: false, SumGradient);
-    public static readonly OpDef Mean = Make("tensor.reduce_mean", "Averages over the given dimensions.", mean: true, MeanGradient);
-    public static readonly OpDef Max = Make("tensor.reduce_max", "Takes the maximum over the given dimensions.", mean: false, MaxGradient);
+    public static readonly OpDef Sum = Make("tensor.reduce_sum", "Sums over the given dimensions.", mean: false, SumGradient, PartialCombine.Sum);
+    public static readonly OpDef Mean = Make("tensor.reduce_mean", "Averages over the given dimensions.", mean: true, MeanGradient, PartialCombine.Mean);
+    public static readonly OpDef Max = Make("tensor.reduce_max", "Takes the maximum over the given dimensions.", mean: false, MaxGradient, PartialCombine.Max);
 
     public static readonly OpDef[] All = { Sum, Mean, Max };
 
-    private static OpDef Make(string name, string summary, bool mean, Func<GradientContext, Value?[]> gradient) => new()
+    private static OpDef Make(string name, string summary, bool mean, Func<GradientContext, Value?[]> gradient, PartialCombine combine) => new()
     {
         Name = name,
         Summary = summary,
@@ -50,7 +56,25 @@ public static class Reduce
         // Equal types mean nothing is reduced, or only size-1 dimensions under keepdim.
         Fold = (op, _) => ReferenceEquals(op.Operand(0).Type, op.Result(0).Type) ? FoldResult.Of(op.Operand(0)) : null,
         Gradient = gradient,
+        ShardingRule = s => Sharding(s, combine),
     };
+
+    private static ShardingRule? Sharding(OpState s, PartialCombine combine)
+    {
+        if (s.Tensor(0) is not { } x || s.Ints("dims") is not { } raw || ReducedDims(raw, x.Rank) is not { } reduced) return null;
+        bool keep = s.Flag("keepdim");
+        var b = new ShardingRuleBuilder();
+        var inDims = new int[x.Rank];
+        var outDims = new List<int[]>();
+        for (int d = 0; d < x.Rank; d++)
+        {
+            bool r = Array.IndexOf(reduced, d) >= 0;
+            inDims[d] = b.Factor(x.Dim(d), r ? FactorKind.Reduction : FactorKind.Parallel);
+            if (!r) outDims.Add(new[] { inDims[d] });
+            else if (keep) outDims.Add(Array.Empty<int>());
+        }
+        return b.Operand(inDims).Result(outDims).Build(combine);
+    }
 
     /// <summary>dy broadcast back to the shape of the input of a reduce op.</summary>
     private static Value BroadcastBack(GradientContext g)

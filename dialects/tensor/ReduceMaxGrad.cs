@@ -16,6 +16,10 @@ namespace AutoSpIR.Dialects.Tensor;
 /// <c>torch.amax</c>.
 /// </para>
 /// <para>Costs: 2 * numel(input) FLOPs.</para>
+/// <para>Sharding rule: a kept dimension is one Parallel factor of input, output, grad_output and
+/// the result; a reduced dimension a NeedReplication factor of input and result (output and
+/// grad_output lack it, or have it with size 1 under <c>keepdim</c>, without factor): the number
+/// of ties n of a group is counted over the whole group.</para>
 /// </summary>
 public static class ReduceMaxGrad
 {
@@ -32,7 +36,25 @@ public static class ReduceMaxGrad
         Traits = OpTraits.Pure,
         InferResultTypes = Infer,
         Flops = s => 2 * Dims.Numel(s.Tensor(0)!),
+        ShardingRule = Sharding,
     };
+
+    private static ShardingRule? Sharding(OpState s)
+    {
+        if (s.Tensor(0) is not { } x || s.Ints("dims") is not { } raw || Reduce.ReducedDims(raw, x.Rank) is not { } reduced) return null;
+        bool keep = s.Flag("keepdim");
+        var b = new ShardingRuleBuilder();
+        var xDims = new int[x.Rank];
+        var yDims = new List<int[]>();
+        for (int d = 0; d < x.Rank; d++)
+        {
+            bool r = Array.IndexOf(reduced, d) >= 0;
+            xDims[d] = b.Factor(x.Dim(d), r ? FactorKind.NeedReplication : FactorKind.Parallel);
+            if (!r) yDims.Add(new[] { xDims[d] });
+            else if (keep) yDims.Add(Array.Empty<int>());
+        }
+        return b.Operand(xDims).Operand(yDims).Operand(yDims).Result(xDims).Build();
+    }
 
     private static Type[]? Infer(OpState s)
     {

@@ -17,6 +17,11 @@ namespace AutoSpIR.Dialects.Tensor;
 /// with the result type.
 /// </para>
 /// <para>Gradient: dy reshaped back to the operand type.</para>
+/// <para>Sharding rule (<see cref="ShardingRules.Reshape"/>): equal leading and trailing
+/// dimensions are one Parallel factor each; the dimensions between are the Parallel pieces of the
+/// common refinement of both shapes ([2, 16, 64] to [2, 16, 4, 16]: the last operand dimension is
+/// the factors 4 and 16, which are the last two result dimensions), or, when there is none, each a
+/// NeedReplication factor of its own.</para>
 /// </summary>
 public static class Reshape
 {
@@ -32,6 +37,7 @@ public static class Reshape
         Bytes = _ => 0,
         Fold = Fold,
         Gradient = g => new Value?[] { Grad.Reshape(g.Builder, g.Grad()!, (TensorType)g.Operand(0).Type) },
+        ShardingRule = ShardingRules.Reshape,
     };
 
     private static bool Check(Operation op, OpState s)

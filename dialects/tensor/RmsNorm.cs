@@ -12,6 +12,9 @@ namespace AutoSpIR.Dialects.Tensor;
 /// </para>
 /// <para>Costs: 4 * numel(input) FLOPs (square, sum, scale, weight).</para>
 /// <para>Gradient: <c>tensor.rms_norm_grad</c> gives both (d input, d weight).</para>
+/// <para>Sharding rule: the leading dimensions are Parallel factors; H is a NeedReplication factor
+/// (the mean square runs over the whole row), shared with the weight:
+/// <c>([i, j, k], [k])-&gt;([i, j, k]) need_replication={k}</c>.</para>
 /// </summary>
 public static class RmsNorm
 {
@@ -24,6 +27,7 @@ public static class RmsNorm
         Traits = OpTraits.Pure,
         InferResultTypes = Infer,
         Flops = s => 4 * Dims.Numel(s.Tensor(0)!),
+        ShardingRule = s => Sharding(s, FactorKind.Parallel),
         Gradient = g =>
         {
             var grads = g.Builder.Create(RmsNormGrad.Def, new[] { g.Operand(0), g.Operand(1), g.Grad()! },
@@ -31,6 +35,24 @@ public static class RmsNorm
             return new Value?[] { grads.Result(0), grads.Result(1) };
         },
     };
+
+    /// <summary>
+    /// The rule of rms_norm (leading dimensions <paramref name="rows"/> = Parallel) and of
+    /// rms_norm_grad (Reduction: dweight sums over the rows), H NeedReplication in both.
+    /// </summary>
+    internal static ShardingRule? Sharding(OpState s, FactorKind rows)
+    {
+        if (s.Tensor(0) is not { Rank: >= 1 } x || s.Tensor(1) is not { Rank: 1 }) return null;
+        var b = new ShardingRuleBuilder();
+        var lead = Enumerable.Range(0, x.Rank - 1).Select(d => b.Factor(x.Dim(d), rows)).ToArray();
+        int h = b.Factor(x.Dim(x.Rank - 1), FactorKind.NeedReplication);
+        var full = lead.Append(h).ToArray();
+        b.Operand(full).Operand(h);
+        if (s.OperandTypes.Count == 3) b.Operand(full);   // rms_norm_grad: grad_output
+        b.Result(full);
+        if (s.ResultTypes.Count == 2) b.Result(h);          // rms_norm_grad: dweight
+        return b.Build();
+    }
 
     private static Type[]? Infer(OpState s)
     {

@@ -15,6 +15,9 @@ namespace AutoSpIR.Dialects.Tensor;
 /// <c>dw[h] = sum over all rows of dy[h] * x[h] * r</c>.
 /// </para>
 /// <para>Costs: 8 * numel(input) FLOPs.</para>
+/// <para>Sharding rule: as rms_norm's, H NeedReplication, but the leading dimensions are Reduction
+/// factors: dx has them (cut along them as usual), dweight sums over them (sharded, it is a partial
+/// sum): <c>([i, j, k], [k], [i, j, k])-&gt;([i, j, k], [k]) reduction={i, j} need_replication={k}</c>.</para>
 /// </summary>
 public static class RmsNormGrad
 {
@@ -28,6 +31,7 @@ public static class RmsNormGrad
         Traits = OpTraits.Pure,
         InferResultTypes = Infer,
         Flops = s => 8 * Dims.Numel(s.Tensor(0)!),
+        ShardingRule = s => RmsNorm.Sharding(s, FactorKind.Reduction),
     };
 
     private static Type[]? Infer(OpState s)

@@ -21,6 +21,9 @@ namespace AutoSpIR.Dialects.Tensor;
 /// </para>
 /// <para>Costs: 6 * numel(input) FLOPs (the tables are not counted).</para>
 /// <para>Gradient: <c>tensor.rope_grad</c> of dy (rope with the rotation reversed), same attributes.</para>
+/// <para>Sharding rule: B and N are Parallel factors; S is Positional (the angle of row s is that of
+/// the global position offset + s: a sequence shard needs its offset); D is NeedReplication (the
+/// rotation pairs d with d + D/2): <c>([i, j, k, l])-&gt;([i, j, k, l]) need_replication={l} positional={j}</c>.</para>
 /// </summary>
 public static class Rope
 {
@@ -37,6 +40,7 @@ public static class Rope
         Traits = OpTraits.Pure,
         InferResultTypes = Infer,
         Flops = s => 6 * Dims.Numel(s.Tensor(0)!),
+        ShardingRule = Sharding,
         Gradient = g => new Value?[]
         {
             Grad.Op(g.Builder, RopeGrad.Def, new[] { g.Grad()! }, Grad.CopyAttrs(g.Op, "theta", "offset")),
@@ -45,6 +49,16 @@ public static class Rope
 
     /// <summary>The angle of position <paramref name="p"/> for frequency <paramref name="i"/> &lt; D/2: p * theta^(-2i/D).</summary>
     public static double Angle(long p, int i, long headDim, double theta) => p * Math.Pow(theta, -2.0 * i / headDim);
+
+    /// <summary>The rule of rope and rope_grad: B, N Parallel; S Positional; D NeedReplication.</summary>
+    internal static ShardingRule? Sharding(OpState s)
+    {
+        if (s.Tensor(0) is not { Rank: 4 } x) return null;
+        var b = new ShardingRuleBuilder();
+        int bf = b.Factor(x.Dim(0)), sf = b.Factor(x.Dim(1), FactorKind.Positional);
+        int nf = b.Factor(x.Dim(2)), df = b.Factor(x.Dim(3), FactorKind.NeedReplication);
+        return b.Operand(bf, sf, nf, df).Result(bf, sf, nf, df).Build();
+    }
 
     private static Type[]? Infer(OpState s)
     {

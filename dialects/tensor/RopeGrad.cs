@@ -16,6 +16,7 @@ namespace AutoSpIR.Dialects.Tensor;
 /// <c>dx = dy * cos - rotate_half(dy) * sin</c>.
 /// </para>
 /// <para>Costs: 6 * numel FLOPs (the tables are not counted), as rope.</para>
+/// <para>Sharding rule: rope's (B, N Parallel; S Positional; D NeedReplication).</para>
 /// </summary>
 public static class RopeGrad
 {
@@ -32,6 +33,7 @@ public static class RopeGrad
         Traits = OpTraits.Pure,
         InferResultTypes = Infer,
         Flops = s => 6 * Dims.Numel(s.Tensor(0)!),
+        ShardingRule = Rope.Sharding,
     };
 
     private static Type[]? Infer(OpState s)

@@ -17,6 +17,9 @@ namespace AutoSpIR.Dialects.Tensor;
 /// </para>
 /// <para>Gradient: dy padded with zeros back to the operand's shape (<c>tensor.pad</c> with
 /// low = offsets and high = dim - offsets - sizes).</para>
+/// <para>Sharding rule: a dimension taken whole (offset 0, size the operand's) is one Parallel
+/// factor; a sliced dimension is a NeedReplication factor in the operand and another in the
+/// result (the box is cut out of the whole dimension).</para>
 /// </summary>
 public static class Slice
 {
@@ -35,6 +38,7 @@ public static class Slice
         Flops = _ => 0,
         Bytes = s => 2 * Math.Max(0, s.ResultTensor(0).ByteSize),
         Fold = Fold,
+        ShardingRule = s => Sharding(s, "offsets", "sizes"),
         Gradient = g =>
         {
             var x = (TensorType)g.Operand(0).Type;
@@ -52,6 +56,32 @@ public static class Slice
             };
         },
     };
+
+    /// <summary>
+    /// The rule of slice (<paramref name="first"/> = offsets, <paramref name="second"/> = sizes) and
+    /// pad (low, high): a dimension the op leaves as it is is one Parallel factor, any other a
+    /// NeedReplication factor in the operand and another in the result.
+    /// </summary>
+    internal static ShardingRule? Sharding(OpState s, string first, string second)
+    {
+        if (s.Tensor(0) is not { } x || s.ResultTypes.Count != 1 || s.ResultTypes[0] is not TensorType y || y.Rank != x.Rank) return null;
+        if (s.Ints(first) is not { } a || s.Ints(second) is not { } c || a.Length != x.Rank || c.Length != x.Rank) return null;
+        bool pad = first == "low";
+        var b = new ShardingRuleBuilder();
+        var inDims = new int[x.Rank];
+        var outDims = new int[x.Rank];
+        for (int d = 0; d < x.Rank; d++)
+        {
+            bool whole = pad ? a[d] == 0 && c[d] == 0 : a[d] == 0 && c[d] == x.Dim(d);
+            if (whole) inDims[d] = outDims[d] = b.Factor(x.Dim(d));
+            else
+            {
+                inDims[d] = b.Factor(x.Dim(d), FactorKind.NeedReplication);
+                outDims[d] = b.Factor(y.Dim(d), FactorKind.NeedReplication);
+            }
+        }
+        return b.Operand(inDims).Result(outDims).Build();
+    }
 
     private static Type[]? Infer(OpState s)
     {

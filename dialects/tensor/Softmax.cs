@@ -12,6 +12,8 @@ namespace AutoSpIR.Dialects.Tensor;
 /// </para>
 /// <para>Costs: 5 * numel(input) FLOPs (max, subtract, exp, sum, divide).</para>
 /// <para>Gradient: <c>tensor.softmax_grad</c> of the result and dy, along the same <c>dim</c>.</para>
+/// <para>Sharding rule: <c>dim</c> is a NeedReplication factor (its max and sum run over all of it),
+/// every other dimension a Parallel factor: <c>([i, j])-&gt;([i, j]) need_replication={j}</c>.</para>
 /// </summary>
 public static class Softmax
 {
@@ -24,6 +26,7 @@ public static class Softmax
         Traits = OpTraits.Pure,
         InferResultTypes = Infer,
         Flops = s => 5 * Dims.Numel(s.Tensor(0)!),
+        ShardingRule = Sharding,
         Gradient = g => new Value?[]
         {
             Grad.Op(g.Builder, SoftmaxGrad.Def, new[] { g.Result(), g.Grad()! }, Grad.CopyAttrs(g.Op, "dim")),
@@ -32,6 +35,12 @@ public static class Softmax
 
     /// <summary>The normalized softmax dimension of an op on a rank-<paramref name="rank"/> operand.</summary>
     public static int DimOf(Operation op, int rank) => Dims.Normalize(op.GetInt("dim") ?? -1, rank);
+
+    /// <summary>The rule of softmax and softmax_grad: <c>dim</c> NeedReplication, the rest Parallel.</summary>
+    internal static ShardingRule? Sharding(OpState s) =>
+        s.Tensor(0) is { Rank: >= 1 } x && Dims.Normalize(s.Int("dim") ?? -1, x.Rank) is var d and >= 0
+            ? ShardingRules.AlongDim(s, d, FactorKind.NeedReplication)
+            : null;
 
     private static Type[]? Infer(OpState s)
     {

@@ -11,6 +11,7 @@ namespace AutoSpIR.Dialects.Tensor;
 /// Result: the same type. Semantics, along <c>dim</c>: <c>dx = y * (dy - sum(dy * y))</c>.
 /// </para>
 /// <para>Costs: 4 * numel FLOPs (product, sum, subtract, scale).</para>
+/// <para>Sharding rule: softmax's (<c>dim</c> NeedReplication: the sum runs over it; the rest Parallel).</para>
 /// </summary>
 public static class SoftmaxGrad
 {
@@ -23,6 +24,7 @@ public static class SoftmaxGrad
         Traits = OpTraits.Pure | OpTraits.SameOperandsAndResultType,
         InferResultTypes = Infer,
         Flops = s => 4 * Dims.Numel(s.ResultTensor(0)),
+        ShardingRule = Softmax.Sharding,
     };
 
     private static Type[]? Infer(OpState s)

@@ -16,6 +16,8 @@ namespace AutoSpIR.Dialects.Tensor;
 /// identity; a splat constant to a splat of the result type.
 /// </para>
 /// <para>Gradient: dy transposed by the inverse permutation (inv[perm[i]] = i).</para>
+/// <para>Sharding rule: one Parallel factor per operand dimension, result dimension i having the
+/// factor of operand dimension perm[i]: <c>([i, j])-&gt;([j, i])</c>.</para>
 /// </summary>
 public static class Transpose
 {
@@ -29,6 +31,7 @@ public static class Transpose
         InferResultTypes = Infer,
         Flops = _ => 0,
         Fold = Fold,
+        ShardingRule = Sharding,
         Gradient = g =>
         {
             var perm = PermOf(g.Op)!;
@@ -57,6 +60,15 @@ public static class Transpose
             shape[i] = x.Dim((int)perm[i]);
         }
         return new Type[] { s.Context.Tensor(shape, x.Element) };
+    }
+
+    private static ShardingRule? Sharding(OpState s)
+    {
+        if (s.Tensor(0) is not { } x || s.Ints("perm") is not { } perm || perm.Length != x.Rank) return null;
+        if (perm.Any(p => p < 0 || p >= x.Rank) || perm.Distinct().Count() != perm.Length) return null;
+        var b = new ShardingRuleBuilder();
+        var fs = b.FactorsOf(x);
+        return b.Operand(fs).Result(perm.Select(p => fs[p]).ToArray()).Build();
     }
 
     private static bool IsIdentity(long[] p)

@@ -2,7 +2,10 @@ using System.Globalization;
 using AutoSpIR.Dialects;
 using AutoSpIR.Dialects.Func;
 using AutoSpIR.Grammar;
+using AutoSpIR.Dialects.Dist;
 using AutoSpIR.Runtime;
+using AutoSpIR.Runtime.Comm;
+using Mesh = AutoSpIR.Runtime.Comm.Mesh;
 using AutoSpIR.Tools;
 
 // autosp-run: run a function of an .aspir program on the reference interpreter, with
@@ -22,6 +25,7 @@ internal static class RunTool
         cl.Value("out", "where to write the results: 'loss' and, for a joint program, 'grad.<param name>'");
         cl.Value("entry", "the function to run (default: the module's only function, else @train_step)");
         cl.Flag("report", "print the run time and the peak bytes live (measured by the interpreter's allocator)");
+        cl.Value("ranks", "run a per-rank (SPMD) program on P ranks, one thread each; arguments and results with a dist.sharding attribute are sliced from and assembled into global tensors", defaultValue: "1");
         cl.Value("compare", "compare the results with the tensors of the same names in this file (e.g. PyTorch's), and fail above --rtol");
         cl.Value("rtol", "the largest max|ours - reference| / max|reference| --compare accepts", defaultValue: "1e-6");
         if (!cl.Parse(args, out var argError))
@@ -61,8 +65,28 @@ internal static class RunTool
             var paramFile = cl.Get("params") is { } pp ? SafetensorsFile.Read(pp) : null;
             var inputFile = cl.Get("inputs") is { } ip ? SafetensorsFile.Read(ip) : null;
             var arguments = LoadArguments(func, paramFile, inputFile);
-            var result = Interpreter.Run(func, arguments);
-            var outputs = NameResults(func, result.Results);
+            if (!int.TryParse(cl.Get("ranks"), NumberStyles.None, CultureInfo.InvariantCulture, out var ranks) || ranks < 1)
+                throw new ArgumentException($"--ranks takes a positive number, not '{cl.Get("ranks")}'");
+            RunResult result;
+            HostTensor[] results;
+            if (ranks == 1)
+            {
+                result = Interpreter.Run(func, arguments);
+                results = result.Results;
+            }
+            else
+            {
+                var perRank = Interpreter.RunSpmd(func, ranks, r => Spmd.ArgumentsOf(func, arguments, r));
+                results = Spmd.Assemble(func, perRank);
+                result = new RunResult
+                {
+                    Results = results,
+                    PeakBytes = perRank.Max(r => r.PeakBytes),
+                    Elapsed = perRank.Max(r => r.Elapsed),
+                    BytesSent = perRank.Max(r => r.BytesSent),
+                };
+            }
+            var outputs = NameResults(func, results);
             if (cl.Get("out") is { } outPath) SafetensorsFile.Write(outPath, outputs);
             else if (!cl.GetFlag("report") && cl.Get("compare") is null)
                 Console.Error.WriteLine($"{Tool}: warning: no --out given; the results are not written");
@@ -82,6 +106,10 @@ internal static class RunTool
         catch (RuntimeErrorException e)
         {
             Console.Error.WriteLine($"{e.Location}: error: {e.Message}");
+        }
+        catch (CommunicatorException e)
+        {
+            Console.Error.WriteLine(e.Location is { } loc ? $"{loc}: error: {e.Message}" : $"{Tool}: error: {e.Message}");
         }
         catch (ArgumentException e)
         {
@@ -111,6 +139,76 @@ internal static class RunTool
         return train;
     }
 
+    /// <summary>
+    /// How a per-rank program meets global data: an argument or result whose attributes hold
+    /// <c>dist.sharding = #dist.sharding&lt;@mesh, [...]&gt;</c> has the local type of one shard; the
+    /// files hold the global tensor. Other arguments are given whole to every rank, and other
+    /// results must come out equal on every rank.
+    /// </summary>
+    private static class Spmd
+    {
+        public static ShardingAttr? ShardingOf(DictionaryAttr attrs) => attrs.Get("dist.sharding") as ShardingAttr;
+
+        public static Mesh MeshOf(Operation func, ShardingAttr sharding)
+        {
+            var module = func.ParentOp ?? throw new ArgumentException("the function is not in a module");
+            var meshOp = module.Region(0).Ops.FirstOrDefault(o => o.Name == "dist.mesh" && o.GetString("sym_name") == sharding.Mesh)
+                         ?? throw new ArgumentException($"no dist.mesh @{sharding.Mesh} in the program");
+            return Mesh.FromOp(meshOp);
+        }
+
+        private static IReadOnlyList<IReadOnlyList<string>> DimAxes(ShardingAttr s) =>
+            Enumerable.Range(0, s.Rank).Select(d => (IReadOnlyList<string>)s.AxesOf(d).ToList()).ToList();
+
+        /// <summary>The global shape of a sharded argument: its local shape times the shard counts.</summary>
+        public static TensorType GlobalType(Operation func, TensorType local, ShardingAttr s)
+        {
+            var mesh = MeshOf(func, s);
+            var sizes = mesh.Axes.Select((a, i) => (a, (long)mesh.Shape[i])).ToDictionary(p => p.a, p => p.Item2);
+            return new Context().Tensor(s.GlobalShape(local.Shape, sizes), local.Element);
+        }
+
+        public static IReadOnlyList<HostTensor> ArgumentsOf(Operation func, IReadOnlyList<HostTensor> global, int rank)
+        {
+            var sig = FuncDialect.Signature(func);
+            var args = new HostTensor[global.Count];
+            for (int i = 0; i < args.Length; i++)
+            {
+                var local = (TensorType)sig.Inputs[i];
+                args[i] = ShardingOf(FuncDialect.ArgAttrs(func, i)) is { } s
+                    ? Sharding.SliceForRank(global[i], MeshOf(func, s), DimAxes(s), rank, local)
+                    : global[i];
+            }
+            return args;
+        }
+
+        public static HostTensor[] Assemble(Operation func, RunResult[] perRank)
+        {
+            var resAttrs = func.GetAttr("res_attrs") as ArrayAttr;
+            var results = new HostTensor[perRank[0].Results.Length];
+            for (int i = 0; i < results.Length; i++)
+            {
+                var attrs = resAttrs is not null && i < resAttrs.Count && resAttrs[i] is DictionaryAttr d ? d : func.Context.EmptyDictionary;
+                if (ShardingOf(attrs) is { } s)
+                {
+                    var pieces = perRank.Select(r => r.Results[i]).ToList();
+                    results[i] = Sharding.AssembleFromRanks(pieces, MeshOf(func, s), DimAxes(s));
+                    continue;
+                }
+                results[i] = perRank[0].Results[i];
+                for (int r = 1; r < perRank.Length; r++)
+                {
+                    var other = perRank[r].Results[i];
+                    for (long k = 0; k < other.Count; k++)
+                        if (BitConverter.DoubleToInt64Bits(other.Get(k)) != BitConverter.DoubleToInt64Bits(results[i].Get(k)))
+                            throw new ArgumentException($"result #{i} differs between rank 0 and rank {r} at element {k} " +
+                                                        $"({results[i].Get(k)} vs {other.Get(k)}); a result without dist.sharding must be equal on every rank");
+                }
+            }
+            return results;
+        }
+    }
+
     /// <summary>Each argument comes from the parameter file (aspir.param) or the input file (aspir.name).</summary>
     private static List<HostTensor> LoadArguments(Operation func, SafetensorsFile? paramFile, SafetensorsFile? inputFile)
     {
@@ -121,6 +219,7 @@ internal static class RunTool
             var attrs = FuncDialect.ArgAttrs(func, i);
             if (sig.Inputs[i] is not TensorType type || !type.IsStatic)
                 throw new ArgumentException($"argument #{i} has type {sig.Inputs[i]}; only tensors of static shape can be loaded");
+            if (Spmd.ShardingOf(attrs) is { } sharding) type = Spmd.GlobalType(func, type, sharding);
             if (attrs.Get("aspir.param") is StringAttr param)
                 args.Add(Load(paramFile, "--params", param.Value, type, i));
             else if (attrs.Get("aspir.name") is StringAttr name)
@@ -228,7 +327,8 @@ internal static class RunTool
     {
         var ci = CultureInfo.InvariantCulture;
         Console.WriteLine($"@{FuncDialect.SymName(func)}: {result.Elapsed.TotalMilliseconds.ToString("F1", ci)} ms, " +
-                          $"peak memory {result.PeakBytes.ToString("N0", ci)} bytes ({(result.PeakBytes / 1048576.0).ToString("F2", ci)} MiB)");
+                          $"peak memory {result.PeakBytes.ToString("N0", ci)} bytes ({(result.PeakBytes / 1048576.0).ToString("F2", ci)} MiB)" +
+                          (result.BytesSent > 0 ? $" per rank (the largest), {result.BytesSent.ToString("N0", ci)} bytes sent by the busiest rank" : ""));
         foreach (var (name, t) in outputs.Where(o => o.T.Type.Rank == 0))
             Console.WriteLine($"  {name} = {t.Get(0).ToString("R", ci)}");
     }

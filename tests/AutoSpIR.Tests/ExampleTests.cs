@@ -1,0 +1,23 @@
+namespace AutoSpIR.Tests;
+
+/// <summary>The examples a newcomer runs first do run, and their checks pass.</summary>
+public class ExampleTests
+{
+    [Theory]
+    [InlineData("examples/tiny-llama/run.sh")]   // one device, against PyTorch
+    [InlineData("examples/spmd/run.sh")]         // hand-written Ulysses attention on 4 ranks, against one device
+    public void ExampleScriptSucceeds(string script)
+    {
+        var dir = Directory.CreateTempSubdirectory("aspir-example-");
+        try
+        {
+            var (code, stdout, stderr) = Repo.Bash($"'{script}' '{dir.FullName}'", Repo.Root, TimeSpan.FromMinutes(5));
+            Assert.True(code == 0, $"{script} failed (exit {code}):\n{stdout}\n{stderr}");
+            Assert.Contains("within --rtol", stdout);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+}
