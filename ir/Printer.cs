@@ -12,7 +12,10 @@ public sealed class Printer
 {
     private readonly StringBuilder _sb;
     private readonly bool _generic;
-    private readonly Dictionary<Value, string> _names = new();
+    // Value names live on the values themselves, stamped with this printer's generation, so a
+    // module of a million values needs no million-entry table (and no large-object-heap churn).
+    private static int _generations;
+    private readonly int _generation = Interlocked.Increment(ref _generations);
     private readonly Dictionary<Block, string> _blockNames = new();
     private int _indent;
 
@@ -125,12 +128,18 @@ public sealed class Printer
     {
         var hint = op.Result(0).NameHint;
         var name = Unique(hint);
-        if (op.NumResults == 1) _names[op.Result(0)] = name;
+        if (op.NumResults == 1) SetName(op.Result(0), name);
         else
-            for (int i = 0; i < op.NumResults; i++) _names[op.Result(i)] = name + "#" + i;
+            for (int i = 0; i < op.NumResults; i++) SetName(op.Result(i), name + "#" + i);
     }
 
-    private void NameValue(Value v, string? hint) => _names[v] = Unique(hint);
+    private void NameValue(Value v, string? hint) => SetName(v, Unique(hint));
+
+    private void SetName(Value v, string name)
+    {
+        v.PrintedName = name;
+        v.PrintedBy = _generation;
+    }
 
     private string Unique(string? hint)
     {
@@ -147,7 +156,7 @@ public sealed class Printer
 
     private static bool IsNumber(string s) => s.Length > 0 && char.IsAsciiDigit(s[0]);
 
-    private string NameOf(Value v) => _names.TryGetValue(v, out var n) ? n : "<<UNKNOWN SSA VALUE>>";
+    private string NameOf(Value v) => v.PrintedBy == _generation ? v.PrintedName! : "<<UNKNOWN SSA VALUE>>";
 
     // ------------------------------------------------------------------ operations
 

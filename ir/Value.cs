@@ -17,6 +17,10 @@ public abstract class Value
 
     internal OpOperand? FirstUse;
 
+    // The name the last Printer gave this value, and which printer that was (see Printer).
+    internal string? PrintedName;
+    internal int PrintedBy;
+
     public bool HasUses => FirstUse is not null;
     public bool HasOneUse => FirstUse is not null && FirstUse.NextUse is null;
 

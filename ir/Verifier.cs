@@ -35,15 +35,16 @@ public sealed class Verifier
 
     private void VerifyOp(Operation op)
     {
-        bool structureOk = VerifyDefinition(op);
+        bool structureOk = VerifyDefinition(op, out var state);
         VerifyOperandDominance(op);
         foreach (var region in op.Regions) VerifyRegion(op, region);
         if (structureOk && op.Def?.Verify is { } verify)
-            verify(op, OpState.Of(op, _diag));
+            verify(op, state ?? OpState.Of(op, _diag));
     }
 
-    private bool VerifyDefinition(Operation op)
+    private bool VerifyDefinition(Operation op, out OpState? state)
     {
+        state = null;
         var def = op.Def;
         if (def is null)
         {
@@ -99,7 +100,7 @@ public sealed class Verifier
 
         if (def.InferResultTypes is { } infer)
         {
-            var state = OpState.Of(op, _diag);
+            state = OpState.Of(op, _diag);
             var inferred = infer(state);
             if (inferred is null) return false;
             for (int i = 0; i < inferred.Length && i < op.NumResults; i++)
