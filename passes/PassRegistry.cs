@@ -24,6 +24,9 @@ public static class PassRegistry
         new("sp-discover", "Find the sequence dimension of every non-parameter input (aspir.seq_dim), kept where given, else inferred from the ops' sharding rules: the dimension that reaches an attention op's query sequence",
             new[] { new PassOption("entry", "string", "", "the function to classify; default: every function with an aspir.param or aspir.seq_dim argument") },
             o => new AutoSp.SpDiscover(o.Get("entry"))),
+        new("comm-report", "Print the bytes each rank sends per collective and per step (to standard error)",
+            new[] { new PassOption("per-op", "bool", "true", "list every collective, not only the totals") },
+            o => new AutoSp.CommReport(o.GetBool("per-op"))),
     };
 
     public static PassInfo? Lookup(string name) => All.FirstOrDefault(p => p.Name == name);

@@ -111,7 +111,13 @@ public static class Attention
         return b * hq * (2 * pairs * d + 2 * pairs * dv + 5 * pairs);
     }
 
-    private static Type[]? Infer(OpState s)
+    private static Type[]? Infer(OpState s) => CheckOperands(s) is { } output ? new Type[] { output } : null;
+
+    /// <summary>
+    /// Checks q, k, v (operands #0-#2) as attention takes them and returns the type of the
+    /// attention result, or null after reporting; tensor.attention_grad checks them the same way.
+    /// </summary>
+    internal static TensorType? CheckOperands(OpState s)
     {
         if (!Dims.RequireFloatTensor(s, 0, out var q) || !Dims.RequireRank(s, 0, q, 4)) return null;
         if (!s.RequireTensor(1, out var k) || !Dims.RequireRank(s, 1, k, 4) || !Dims.RequireSameElement(s, 1, k, q)) return null;
@@ -119,22 +125,28 @@ public static class Attention
         long b = q.Dim(0), sq = q.Dim(1), hq = q.Dim(2), d = q.Dim(3);
         long t = k.Dim(1), hkv = k.Dim(2);
         if (k.Dim(0) != b)
-            return s.Fail($"operand #1 ('k') has batch size {Dims.Text(k.Dim(0))}, expected {Dims.Text(b)} (the batch size of operand #0 ('q'))");
+            return Fail(s, $"operand #1 ('k') has batch size {Dims.Text(k.Dim(0))}, expected {Dims.Text(b)} (the batch size of operand #0 ('q'))");
         if (v.Dim(0) != b)
-            return s.Fail($"operand #2 ('v') has batch size {Dims.Text(v.Dim(0))}, expected {Dims.Text(b)} (the batch size of operand #0 ('q'))");
+            return Fail(s, $"operand #2 ('v') has batch size {Dims.Text(v.Dim(0))}, expected {Dims.Text(b)} (the batch size of operand #0 ('q'))");
         if (k.Dim(3) != d)
-            return s.Fail($"operand #1 ('k') has head dimension {Dims.Text(k.Dim(3))}, expected {Dims.Text(d)} (the head dimension of operand #0 ('q'))");
+            return Fail(s, $"operand #1 ('k') has head dimension {Dims.Text(k.Dim(3))}, expected {Dims.Text(d)} (the head dimension of operand #0 ('q'))");
         if (v.Dim(1) != t)
-            return s.Fail($"operand #2 ('v') has sequence length {Dims.Text(v.Dim(1))}, expected {Dims.Text(t)} (the sequence length of operand #1 ('k'))");
+            return Fail(s, $"operand #2 ('v') has sequence length {Dims.Text(v.Dim(1))}, expected {Dims.Text(t)} (the sequence length of operand #1 ('k'))");
         if (v.Dim(2) != hkv)
-            return s.Fail($"operand #2 ('v') has {Dims.Text(v.Dim(2))} heads, expected {Dims.Text(hkv)} (the heads of operand #1 ('k'))");
-        if (t == 0) return s.Fail("operand #1 ('k') has sequence length 0: attention needs at least one key");
+            return Fail(s, $"operand #2 ('v') has {Dims.Text(v.Dim(2))} heads, expected {Dims.Text(hkv)} (the heads of operand #1 ('k'))");
+        if (t == 0) return Fail(s, "operand #1 ('k') has sequence length 0: attention needs at least one key");
         if (hkv == 0 || (hq != TensorType.Dynamic && hkv != TensorType.Dynamic && hq % hkv != 0))
-            return s.Fail($"operand #0 ('q') has {Dims.Text(hq)} heads, expected a multiple of the {Dims.Text(hkv)} key/value heads of operand #1 ('k')");
+            return Fail(s, $"operand #0 ('q') has {Dims.Text(hq)} heads, expected a multiple of the {Dims.Text(hkv)} key/value heads of operand #1 ('k')");
         if (s.Flag("causal") && sq != TensorType.Dynamic && t != TensorType.Dynamic && sq > t)
-            return s.Fail($"causal attention needs at most as many queries as keys, but operand #0 ('q') has sequence length {sq} and operand #1 ('k') {t}");
+            return Fail(s, $"causal attention needs at most as many queries as keys, but operand #0 ('q') has sequence length {sq} and operand #1 ('k') {t}");
         if (s.Attr("scale") is { } scaleAttr && (s.Float("scale") is not { } scale || !double.IsFinite(scale)))
-            return s.Fail($"'scale' must be a finite number, but is {scaleAttr}");
-        return new Type[] { s.Context.Tensor(new[] { b, sq, hq, v.Dim(3) }, q.Element) };
+            return Fail(s, $"'scale' must be a finite number, but is {scaleAttr}");
+        return s.Context.Tensor(new[] { b, sq, hq, v.Dim(3) }, q.Element);
+    }
+
+    private static TensorType? Fail(OpState s, string message)
+    {
+        s.Fail(message);
+        return null;
     }
 }

@@ -68,29 +68,8 @@ public static class AttentionGrad
 
     private static Type[]? Infer(OpState s)
     {
-        if (!Dims.RequireFloatTensor(s, 0, out var q) || !Dims.RequireRank(s, 0, q, 4)) return null;
-        if (!s.RequireTensor(1, out var k) || !Dims.RequireRank(s, 1, k, 4) || !Dims.RequireSameElement(s, 1, k, q)) return null;
-        if (!s.RequireTensor(2, out var v) || !Dims.RequireRank(s, 2, v, 4) || !Dims.RequireSameElement(s, 2, v, q)) return null;
-        long b = q.Dim(0), sq = q.Dim(1), hq = q.Dim(2), d = q.Dim(3);
-        long t = k.Dim(1), hkv = k.Dim(2);
-        if (k.Dim(0) != b)
-            return s.Fail($"operand #1 ('k') has batch size {Dims.Text(k.Dim(0))}, expected {Dims.Text(b)} (the batch size of operand #0 ('q'))");
-        if (v.Dim(0) != b)
-            return s.Fail($"operand #2 ('v') has batch size {Dims.Text(v.Dim(0))}, expected {Dims.Text(b)} (the batch size of operand #0 ('q'))");
-        if (k.Dim(3) != d)
-            return s.Fail($"operand #1 ('k') has head dimension {Dims.Text(k.Dim(3))}, expected {Dims.Text(d)} (the head dimension of operand #0 ('q'))");
-        if (v.Dim(1) != t)
-            return s.Fail($"operand #2 ('v') has sequence length {Dims.Text(v.Dim(1))}, expected {Dims.Text(t)} (the sequence length of operand #1 ('k'))");
-        if (v.Dim(2) != hkv)
-            return s.Fail($"operand #2 ('v') has {Dims.Text(v.Dim(2))} heads, expected {Dims.Text(hkv)} (the heads of operand #1 ('k'))");
-        if (t == 0) return s.Fail("operand #1 ('k') has sequence length 0: attention needs at least one key");
-        if (hkv == 0 || (hq != TensorType.Dynamic && hkv != TensorType.Dynamic && hq % hkv != 0))
-            return s.Fail($"operand #0 ('q') has {Dims.Text(hq)} heads, expected a multiple of the {Dims.Text(hkv)} key/value heads of operand #1 ('k')");
-        if (s.Flag("causal") && sq != TensorType.Dynamic && t != TensorType.Dynamic && sq > t)
-            return s.Fail($"causal attention needs at most as many queries as keys, but operand #0 ('q') has sequence length {sq} and operand #1 ('k') {t}");
-        if (s.Attr("scale") is { } scaleAttr && (s.Float("scale") is not { } scale || !double.IsFinite(scale)))
-            return s.Fail($"'scale' must be a finite number, but is {scaleAttr}");
-        var output = s.Context.Tensor(new[] { b, sq, hq, v.Dim(3) }, q.Element);
+        if (Attention.CheckOperands(s) is not { } output) return null;
+        var (q, k, v) = (s.Tensor(0)!, s.Tensor(1)!, s.Tensor(2)!);
         if (!s.RequireTensor(3, out var dout)) return null;
         if (!ReferenceEquals(dout, output))
             return s.Fail($"operand #3 ('grad_output') has type {dout}, expected {output} (the type of the attention result)");
