@@ -122,32 +122,37 @@ public sealed class Context
     public DenseElementsAttr Splat(TensorType type, double value) =>
         type.Element.IsFloat ? DenseFloats(type, new[] { value }) : DenseInts(type, new[] { (long)value });
 
-    /// <summary>Rounds a double to the precision of a float element type (f32, bf16, f16).</summary>
+    /// <summary>
+    /// Rounds a double once, to nearest with ties to even, to a float element type (f32, bf16,
+    /// f16); the one rounding every part of AutoSpIR uses (constants, the interpreter).
+    /// </summary>
     public static double RoundTo(double v, ScalarType? type) => type?.Kind switch
     {
         ScalarKind.F32 => (float)v,
-        ScalarKind.F16 => (double)(Half)v,
-        ScalarKind.BF16 => BFloat16Round(v),
+        ScalarKind.F16 => (double)(Half)ToOddFloat(v),
+        ScalarKind.BF16 => BFloat16FromFloat(ToOddFloat(v)),
         _ => v,
     };
 
     /// <summary>
-    /// Rounds to the nearest bf16 (ties to even) in one step. Going through float first could round
-    /// twice; rounding to odd at float precision first keeps the final rounding exact.
+    /// <paramref name="v"/> rounded to a float "to odd": exact when representable, otherwise the
+    /// float toward zero with its last bit set. Rounding that to nearest in a format at least 2
+    /// bits narrower (bf16, f16) equals rounding <paramref name="v"/> once: no double rounding.
     /// </summary>
-    private static double BFloat16Round(double v)
+    private static float ToOddFloat(double v)
     {
         float f = (float)v;
-        if (float.IsNaN(f) || float.IsInfinity(f)) return f;
-        if ((double)f != v)
-        {
-            uint b = BitConverter.SingleToUInt32Bits(f);
-            if (Math.Abs((double)f) > Math.Abs(v)) b -= 1;   // truncate toward zero
-            f = BitConverter.UInt32BitsToSingle(b | 1);        // and mark inexact (round to odd)
-        }
+        if (double.IsNaN(v) || double.IsInfinity(v) || (double)f == v) return f;
         uint bits = BitConverter.SingleToUInt32Bits(f);
-        uint rounding = 0x7FFF + ((bits >> 16) & 1);   // round to nearest even
-        bits = (bits + rounding) & 0xFFFF0000u;
+        if (Math.Abs((double)f) > Math.Abs(v)) bits -= 1;   // one step toward zero (from inf: the largest float)
+        return BitConverter.UInt32BitsToSingle(bits | 1);
+    }
+
+    private static float BFloat16FromFloat(float f)
+    {
+        if (float.IsNaN(f)) return float.NaN;
+        uint bits = BitConverter.SingleToUInt32Bits(f);
+        bits = (bits + 0x7FFFu + ((bits >> 16) & 1)) & 0xFFFF0000u;   // round to nearest even
         return BitConverter.UInt32BitsToSingle(bits);
     }
 

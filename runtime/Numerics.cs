@@ -2,62 +2,32 @@ namespace AutoSpIR.Runtime;
 
 /// <summary>
 /// Rounding of exact values to an element type, once, to nearest with ties to even (the
-/// reference semantics of the tensor dialect). <c>Context.RoundTo</c> in ir/ goes from a
-/// double to bf16 through float, which rounds twice and can be off by one bf16 ulp when the
-/// double lies just beside a bf16 midpoint; these helpers round to odd in the float step
-/// (float has 16 more bits than bf16 and 13 more than f16, more than the 2 that makes
-/// round-to-odd followed by round-to-nearest equal a single rounding).
+/// reference semantics of the tensor dialect): thin wrappers over <see cref="Context.RoundTo"/>,
+/// the single implementation, for the float storage of bf16/f16 tensors.
 /// </summary>
 public static class Numerics
 {
     /// <summary><paramref name="v"/> rounded once to the float element type <paramref name="t"/> (f64 unchanged).</summary>
-    public static double Round(double v, ScalarType t) => t.Kind switch
-    {
-        ScalarKind.F64 => v,
-        _ => RoundToFloat(v, t.Kind),
-    };
+    public static double Round(double v, ScalarType t) => Context.RoundTo(v, t);
 
     /// <summary><paramref name="v"/> rounded once to f32, bf16 or f16, as the float that stores it.</summary>
-    public static float RoundToFloat(double v, ScalarKind kind) => kind switch
+    public static float RoundToFloat(double v, ScalarKind kind) => (float)Context.RoundTo(v, Scalar(kind));
+
+    /// <summary>A float (for example a stored bf16 or f16 value) rounded to <paramref name="kind"/>.</summary>
+    public static float RoundFloat(float f, ScalarKind kind) => (float)Context.RoundTo(f, Scalar(kind));
+
+    /// <summary>The nearest bf16 (ties to even) to <paramref name="v"/>, as a float.</summary>
+    public static float BF16(double v) => RoundToFloat(v, ScalarKind.BF16);
+
+    private static readonly Context Types = new();
+
+    private static ScalarType? Scalar(ScalarKind kind) => kind switch
     {
-        ScalarKind.F32 => (float)v,
-        ScalarKind.BF16 => BF16(v),
-        ScalarKind.F16 => (float)(Half)ToOddFloat(v),
-        _ => (float)v,
+        ScalarKind.F32 => Types.F32,
+        ScalarKind.BF16 => Types.BF16,
+        ScalarKind.F16 => Types.F16,
+        _ => null,
     };
-
-    /// <summary>A float (for example a stored bf16 or f16 value) rounded to <paramref name="kind"/>; exact input, one rounding.</summary>
-    public static float RoundFloat(float f, ScalarKind kind) => kind switch
-    {
-        ScalarKind.BF16 => BF16FromFloat(f),
-        ScalarKind.F16 => (float)(Half)f,
-        _ => f,
-    };
-
-    /// <summary>The nearest bf16 (ties to even) to <paramref name="v"/>, as a float. NaN stays NaN (quiet).</summary>
-    public static float BF16(double v) => BF16FromFloat(ToOddFloat(v));
-
-    private static float BF16FromFloat(float f)
-    {
-        if (float.IsNaN(f)) return float.NaN;
-        uint bits = BitConverter.SingleToUInt32Bits(f);
-        bits = (bits + 0x7FFFu + ((bits >> 16) & 1)) & 0xFFFF0000u;
-        return BitConverter.UInt32BitsToSingle(bits);
-    }
-
-    /// <summary>
-    /// <paramref name="v"/> rounded to a float "to odd": exact when representable, otherwise the float
-    /// toward zero with its last bit set. Rounding that to a narrower format (bf16, f16) to nearest
-    /// gives the correctly rounded result of <paramref name="v"/>.
-    /// </summary>
-    public static float ToOddFloat(double v)
-    {
-        float f = (float)v;
-        if (double.IsNaN(v) || double.IsInfinity(v) || (double)f == v) return f;
-        uint bits = BitConverter.SingleToUInt32Bits(f);
-        if (Math.Abs((double)f) > Math.Abs(v)) bits -= 1;   // one step toward zero (from inf: the largest float)
-        return BitConverter.UInt32BitsToSingle(bits | 1);
-    }
 
     /// <summary>The integer <paramref name="x"/> rounded once (to nearest, ties to even) to a float element type.</summary>
     public static double RoundInteger(long x, ScalarType t)
