@@ -1,11 +1,12 @@
-using System.Globalization;
+using AutoSpIR.Dialects.Dist;
 
 namespace AutoSpIR.Runtime.Comm;
 
 /// <summary>
 /// A device mesh, as a <c>dist.mesh @mesh {axes = ["dp", "sp"], shape = [2, 4]}</c> op declares
-/// it: named axes with sizes. Ranks are row-major over the axes in declaration order:
-/// rank = sum_i idx_i * prod_{j > i} shape_j.
+/// it: the runtime's int-indexed view of the dialect's <see cref="DeviceMesh"/>, which owns the
+/// rank arithmetic (ranks row-major over the axes in declaration order:
+/// rank = sum_i idx_i * prod_{j > i} shape_j).
 /// </summary>
 public sealed class Mesh
 {
@@ -13,59 +14,39 @@ public sealed class Mesh
     {
         if (axes.Count != shape.Count)
             throw new ArgumentException($"mesh @{name} has {axes.Count} axes but {shape.Count} sizes");
-        for (int i = 0; i < axes.Count; i++)
-        {
-            if (shape[i] < 1) throw new ArgumentException($"mesh @{name}: axis \"{axes[i]}\" has size {shape[i]}; sizes are >= 1");
-            for (int j = 0; j < i; j++)
-                if (axes[j] == axes[i]) throw new ArgumentException($"mesh @{name} names axis \"{axes[i]}\" twice");
-        }
-        Name = name;
-        Axes = axes.ToArray();
+        var sizes = shape.Select(s => (long)s).ToArray();
+        if (DeviceMesh.Validate(axes, sizes, out long ranks) is { } why) throw new ArgumentException($"mesh @{name}: {why}");
+        Device = new DeviceMesh(name, axes, sizes);
         Shape = shape.ToArray();
-        long size = 1;
-        foreach (var s in Shape) size = checked(size * s);
-        Size = checked((int)size);
+        Size = checked((int)ranks);
     }
 
-    public string Name { get; }
-    public IReadOnlyList<string> Axes { get; }
+    /// <summary>The dialect's mesh this view reads.</summary>
+    public DeviceMesh Device { get; }
+    public string Name => Device.Name;
+    public IReadOnlyList<string> Axes => Device.Axes;
     public IReadOnlyList<int> Shape { get; }
 
     /// <summary>Number of ranks: the product of the axis sizes.</summary>
     public int Size { get; }
 
     /// <summary>The index of axis <paramref name="axis"/>, or an ArgumentException naming the mesh's axes.</summary>
-    public int AxisIndex(string axis)
-    {
-        for (int i = 0; i < Axes.Count; i++)
-            if (Axes[i] == axis) return i;
-        throw new ArgumentException($"mesh @{Name} has no axis \"{axis}\" (its axes are {AxisList(Axes)})");
-    }
+    public int AxisIndex(string axis) =>
+        Device.AxisIndex(axis) is var i and >= 0 ? i
+            : throw new ArgumentException($"mesh @{Name} has no axis \"{axis}\" (its axes are {AxisList(Axes)})");
 
     /// <summary>The mesh coordinates of <paramref name="rank"/>.</summary>
     public int[] Coordinates(int rank)
     {
         if (rank < 0 || rank >= Size) throw new ArgumentOutOfRangeException(nameof(rank), rank, $"mesh @{Name} has ranks 0..{Size - 1}");
-        var c = new int[Shape.Count];
-        for (int i = Shape.Count - 1; i >= 0; i--)
-        {
-            c[i] = rank % Shape[i];
-            rank /= Shape[i];
-        }
-        return c;
+        return Device.Coordinates(rank).Select(c => (int)c).ToArray();
     }
 
     /// <summary>The rank at mesh coordinates <paramref name="coordinates"/>.</summary>
-    public int RankOf(IReadOnlyList<int> coordinates)
-    {
-        int r = 0;
-        for (int i = 0; i < Shape.Count; i++) r = r * Shape[i] + coordinates[i];
-        return r;
-    }
+    public int RankOf(IReadOnlyList<int> coordinates) => (int)Device.RankOf(coordinates.Select(c => (long)c).ToArray());
 
     /// <summary><c>@mesh ["dp"=2, "sp"=4]</c>, for messages.</summary>
-    public override string ToString() =>
-        $"@{Name} [{string.Join(", ", Axes.Select((a, i) => $"\"{a}\"={Shape[i].ToString(CultureInfo.InvariantCulture)}"))}]";
+    public override string ToString() => Device.ToString();
 
     internal static string AxisList(IEnumerable<string> axes) => string.Join(", ", axes.Select(a => $"\"{a}\""));
 
@@ -121,41 +102,24 @@ public static class MeshGroups
     /// <summary>The ordered global ranks of <paramref name="rank"/>'s group over <paramref name="axes"/>.</summary>
     public static int[] Group(Mesh mesh, IReadOnlyList<string> axes, int rank)
     {
-        var idx = AxisIndices(mesh, axes);
-        var coords = mesh.Coordinates(rank);
-        int g = GroupSize(mesh, axes);
-        var group = new int[g];
-        var c = (int[])coords.Clone();
-        for (int pos = 0; pos < g; pos++)
-        {
-            int rest = pos;
-            for (int k = idx.Length - 1; k >= 0; k--)
-            {
-                int size = mesh.Shape[idx[k]];
-                c[idx[k]] = rest % size;
-                rest /= size;
-            }
-            group[pos] = mesh.RankOf(c);
-        }
-        return group;
+        CheckAxes(mesh, axes);
+        mesh.Coordinates(rank);   // range check with the runtime's message
+        return mesh.Device.GroupRanks(rank, axes).Select(r => (int)r).ToArray();
     }
 
     /// <summary>The position of <paramref name="rank"/> in its group over <paramref name="axes"/>.</summary>
     public static int Position(Mesh mesh, IReadOnlyList<string> axes, int rank)
     {
-        var idx = AxisIndices(mesh, axes);
-        var coords = mesh.Coordinates(rank);
-        int pos = 0;
-        foreach (var i in idx) pos = pos * mesh.Shape[i] + coords[i];
-        return pos;
+        CheckAxes(mesh, axes);
+        mesh.Coordinates(rank);
+        return (int)mesh.Device.GroupPosition(rank, axes);
     }
 
     /// <summary>G: the product of the sizes of <paramref name="axes"/>.</summary>
     public static int GroupSize(Mesh mesh, IReadOnlyList<string> axes)
     {
-        int g = 1;
-        foreach (var i in AxisIndices(mesh, axes)) g *= mesh.Shape[i];
-        return g;
+        CheckAxes(mesh, axes);
+        return (int)mesh.Device.GroupSize(axes);
     }
 
     /// <summary>The group of every rank, indexed by rank (ranks of one group share the same array contents).</summary>
@@ -181,15 +145,14 @@ public static class MeshGroups
         return groups.ToArray();
     }
 
-    private static int[] AxisIndices(Mesh mesh, IReadOnlyList<string> axes)
+    /// <summary>Every axis is the mesh's, and none is listed twice.</summary>
+    private static void CheckAxes(Mesh mesh, IReadOnlyList<string> axes)
     {
-        var idx = new int[axes.Count];
-        for (int k = 0; k < idx.Length; k++)
+        for (int k = 0; k < axes.Count; k++)
         {
-            idx[k] = mesh.AxisIndex(axes[k]);
+            mesh.AxisIndex(axes[k]);
             for (int j = 0; j < k; j++)
-                if (idx[j] == idx[k]) throw new ArgumentException($"axis \"{axes[k]}\" of mesh @{mesh.Name} is listed twice in a group's axes");
+                if (axes[j] == axes[k]) throw new ArgumentException($"axis \"{axes[k]}\" of mesh @{mesh.Name} is listed twice in a group's axes");
         }
-        return idx;
     }
 }
