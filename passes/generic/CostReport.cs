@@ -22,7 +22,7 @@ public sealed class CostReport(bool perOp) : Pass
         {
             var name = f.GetString("sym_name") ?? "?";
             w.WriteLine($"cost-report @{name}");
-            w.WriteLine($"  {"op",-24} {"location",-16} {"flops",16} {"bytes",16}");
+            if (perOp) w.WriteLine($"  {"op",-24} {"location",-16} {"flops",16} {"bytes",16}");
             long flops = 0, bytes = 0;
             f.Walk(op =>
             {
