@@ -200,32 +200,6 @@ internal sealed partial class IrBuilder
 
     private string UnquoteString(IToken t) => Unquote(t.Text, t);
 
-    private string Unquote(string quoted, IToken t)
-    {
-        var body = quoted.AsSpan(1, quoted.Length - 2);
-        if (body.IndexOf('\\') < 0) return body.ToString();
-        var sb = new StringBuilder(body.Length);
-        for (int i = 0; i < body.Length; i++)
-        {
-            char c = body[i];
-            if (c != '\\') { sb.Append(c); continue; }
-            char e = body[++i];
-            switch (e)
-            {
-                case 'n': sb.Append('\n'); break;
-                case 't': sb.Append('\t'); break;
-                case '"': sb.Append('"'); break;
-                case '\\': sb.Append('\\'); break;
-                default:
-                    if (i + 1 < body.Length && Uri.IsHexDigit(e) && Uri.IsHexDigit(body[i + 1]))
-                    {
-                        sb.Append((char)Convert.ToInt32(body.Slice(i, 2).ToString(), 16));
-                        i++;
-                    }
-                    else throw Fail(Loc(t), $"unknown escape '\\{e}' in string literal");
-                    break;
-            }
-        }
-        return sb.ToString();
-    }
+    private string Unquote(string quoted, IToken t) =>
+        StringAttr.Unescape(quoted.AsSpan(1, quoted.Length - 2), out var error) ?? throw Fail(Loc(t), $"{error} in string literal");
 }

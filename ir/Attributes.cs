@@ -84,6 +84,45 @@ public sealed class StringAttr : Attribute
     public override bool Equals(Attribute? o) => o is StringAttr s && s.Value == Value;
     public override int GetHashCode() => HashCode.Combine(3, Value);
 
+    /// <summary>
+    /// Reads the text between the quotes of a string literal (the inverse of
+    /// <see cref="PrintQuoted"/>): escapes \" \\ \n \t and \XX (two hex digits). Returns the
+    /// string, or null with the offending escape in <paramref name="error"/> (the caller says where).
+    /// </summary>
+    public static string? Unescape(ReadOnlySpan<char> body, out string? error)
+    {
+        error = null;
+        if (body.IndexOf('\\') < 0) return body.ToString();
+        var sb = new StringBuilder(body.Length);
+        for (int i = 0; i < body.Length; i++)
+        {
+            char c = body[i];
+            if (c != '\\') { sb.Append(c); continue; }
+            if (i + 1 >= body.Length) { error = "a lone '\\' at the end"; return null; }
+            char e = body[++i];
+            switch (e)
+            {
+                case 'n': sb.Append('\n'); break;
+                case 't': sb.Append('\t'); break;
+                case '"': sb.Append('"'); break;
+                case '\\': sb.Append('\\'); break;
+                default:
+                    if (i + 1 < body.Length && Uri.IsHexDigit(e) && Uri.IsHexDigit(body[i + 1]))
+                    {
+                        sb.Append((char)Convert.ToInt32(body.Slice(i, 2).ToString(), 16));
+                        i++;
+                    }
+                    else
+                    {
+                        error = $"unknown escape '\\{e}'";
+                        return null;
+                    }
+                    break;
+            }
+        }
+        return sb.ToString();
+    }
+
     /// <summary>Writes a string literal with \" \\ \n \t and \XX (hex) escapes.</summary>
     public static void PrintQuoted(StringBuilder sb, string value)
     {

@@ -429,39 +429,15 @@ public sealed class ShardingAttr : Attribute
             return axes.ToArray();
         }
 
-        /// <summary>A string literal at the cursor, with the lexer's escapes: \" \\ \n \t and \XX (hex).</summary>
+        /// <summary>A string literal at the cursor, with the lexer's escapes (<see cref="StringAttr.Unescape"/>).</summary>
         private string QuotedString()
         {
-            _pos++;   // the opening quote
-            var sb = new StringBuilder();
-            while (true)
-            {
-                if (_pos >= text.Length) throw Error("unterminated string");
-                char c = text[_pos++];
-                if (c == '"') return sb.ToString();
-                if (c != '\\')
-                {
-                    sb.Append(c);
-                    continue;
-                }
-                if (_pos >= text.Length) throw Error("unterminated string");
-                char e = text[_pos++];
-                switch (e)
-                {
-                    case 'n': sb.Append('\n'); break;
-                    case 't': sb.Append('\t'); break;
-                    case '"': sb.Append('"'); break;
-                    case '\\': sb.Append('\\'); break;
-                    default:
-                        if (_pos < text.Length && Uri.IsHexDigit(e) && Uri.IsHexDigit(text[_pos]))
-                        {
-                            sb.Append((char)Convert.ToInt32(text.Substring(_pos - 1, 2), 16));
-                            _pos++;
-                        }
-                        else throw Error($"unknown escape '\\{e}' in an axis name");
-                        break;
-                }
-            }
+            int start = ++_pos;   // after the opening quote
+            while (_pos < text.Length && text[_pos] != '"') _pos += text[_pos] == '\\' ? 2 : 1;
+            if (_pos >= text.Length) throw Error("unterminated string");
+            var value = StringAttr.Unescape(text.AsSpan(start, _pos - start), out var error);
+            _pos++;   // the closing quote
+            return value ?? throw Error($"{error} in an axis name");
         }
     }
 }
