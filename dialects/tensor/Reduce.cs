@@ -62,18 +62,28 @@ public static class Reduce
     private static ShardingRule? Sharding(OpState s, PartialCombine combine)
     {
         if (s.Tensor(0) is not { } x || s.Ints("dims") is not { } raw || ReducedDims(raw, x.Rank) is not { } reduced) return null;
-        bool keep = s.Flag("keepdim");
         var b = new ShardingRuleBuilder();
+        var (inDims, outDims) = ReducedFactors(b, x, reduced, s.Flag("keepdim"), FactorKind.Reduction);
+        return b.Operand(inDims).Result(outDims).Build(combine);
+    }
+
+    /// <summary>
+    /// One factor per input dim, of <paramref name="reducedKind"/> for the reduced dims and
+    /// Parallel for the others; the result keeps the others (and, with keepdim, a factorless
+    /// size-1 dim per reduced one). Shared with tensor.reduce_max_grad.
+    /// </summary>
+    internal static (int[] In, List<int[]> Out) ReducedFactors(ShardingRuleBuilder b, TensorType x, int[] reduced, bool keep, FactorKind reducedKind)
+    {
         var inDims = new int[x.Rank];
         var outDims = new List<int[]>();
         for (int d = 0; d < x.Rank; d++)
         {
             bool r = Array.IndexOf(reduced, d) >= 0;
-            inDims[d] = b.Factor(x.Dim(d), r ? FactorKind.Reduction : FactorKind.Parallel);
+            inDims[d] = b.Factor(x.Dim(d), r ? reducedKind : FactorKind.Parallel);
             if (!r) outDims.Add(new[] { inDims[d] });
             else if (keep) outDims.Add(Array.Empty<int>());
         }
-        return b.Operand(inDims).Result(outDims).Build(combine);
+        return (inDims, outDims);
     }
 
     /// <summary>dy broadcast back to the shape of the input of a reduce op.</summary>

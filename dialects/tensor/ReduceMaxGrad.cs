@@ -42,17 +42,8 @@ public static class ReduceMaxGrad
     private static ShardingRule? Sharding(OpState s)
     {
         if (s.Tensor(0) is not { } x || s.Ints("dims") is not { } raw || Reduce.ReducedDims(raw, x.Rank) is not { } reduced) return null;
-        bool keep = s.Flag("keepdim");
         var b = new ShardingRuleBuilder();
-        var xDims = new int[x.Rank];
-        var yDims = new List<int[]>();
-        for (int d = 0; d < x.Rank; d++)
-        {
-            bool r = Array.IndexOf(reduced, d) >= 0;
-            xDims[d] = b.Factor(x.Dim(d), r ? FactorKind.NeedReplication : FactorKind.Parallel);
-            if (!r) yDims.Add(new[] { xDims[d] });
-            else if (keep) yDims.Add(Array.Empty<int>());
-        }
+        var (xDims, yDims) = Reduce.ReducedFactors(b, x, reduced, s.Flag("keepdim"), FactorKind.NeedReplication);
         return b.Operand(xDims).Operand(yDims).Operand(yDims).Result(xDims).Build();
     }
 

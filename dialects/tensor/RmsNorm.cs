@@ -54,16 +54,29 @@ public static class RmsNorm
         return b.Build();
     }
 
-    private static Type[]? Infer(OpState s)
+    private static Type[]? Infer(OpState s) =>
+        CheckOperands(s) is var (x, _) && CheckEps(s) ? new Type[] { x } : null;
+
+    /// <summary>Checks input (#0) and weight (#1) as rms_norm takes them; tensor.rms_norm_grad checks them the same way.</summary>
+    internal static (TensorType X, TensorType W)? CheckOperands(OpState s)
     {
         if (!Dims.RequireFloatTensor(s, 0, out var x) || !Dims.RequireMinRank(s, 0, x, 1)) return null;
         if (!s.RequireTensor(1, out var w) || !Dims.RequireRank(s, 1, w, 1) || !Dims.RequireSameElement(s, 1, w, x)) return null;
         long h = x.Dim(x.Rank - 1);
         if (w.Dim(0) != h)
-            return s.Fail($"operand #1 ('weight') has {Dims.Text(w.Dim(0))} elements, expected {Dims.Text(h)} (the last dimension of operand #0 ('input'))");
-        if (!Dims.RequireFloat(s, "eps", out var eps)) return null;
+        {
+            s.Fail($"operand #1 ('weight') has {Dims.Text(w.Dim(0))} elements, expected {Dims.Text(h)} (the last dimension of operand #0 ('input'))");
+            return null;
+        }
+        return (x, w);
+    }
+
+    /// <summary>Checks the 'eps' attribute: a finite number >= 0.</summary>
+    internal static bool CheckEps(OpState s)
+    {
+        if (!Dims.RequireFloat(s, "eps", out var eps)) return false;
         if (!(eps >= 0) || double.IsInfinity(eps))
-            return s.Fail($"'eps' must be a finite number >= 0, but is {Attribute.FormatFloat(eps)}");
-        return new Type[] { x };
+            return s.Error($"'eps' must be a finite number >= 0, but is {Attribute.FormatFloat(eps)}");
+        return true;
     }
 }

@@ -36,17 +36,10 @@ public static class RmsNormGrad
 
     private static Type[]? Infer(OpState s)
     {
-        if (!Dims.RequireFloatTensor(s, 0, out var x) || !Dims.RequireMinRank(s, 0, x, 1)) return null;
-        if (!s.RequireTensor(1, out var w) || !Dims.RequireRank(s, 1, w, 1) || !Dims.RequireSameElement(s, 1, w, x)) return null;
-        long h = x.Dim(x.Rank - 1);
-        if (w.Dim(0) != h)
-            return s.Fail($"operand #1 ('weight') has {Dims.Text(w.Dim(0))} elements, expected {Dims.Text(h)} (the last dimension of operand #0 ('input'))");
+        if (RmsNorm.CheckOperands(s) is not var (x, w)) return null;
         if (!s.RequireTensor(2, out var dy)) return null;
         if (!ReferenceEquals(dy, x))
             return s.Fail($"operand #2 ('grad_output') has type {dy}, expected {x} (the type of operand #0 ('input'))");
-        if (!Dims.RequireFloat(s, "eps", out var eps)) return null;
-        if (!(eps >= 0) || double.IsInfinity(eps))
-            return s.Fail($"'eps' must be a finite number >= 0, but is {Attribute.FormatFloat(eps)}");
-        return new Type[] { x, w };
+        return RmsNorm.CheckEps(s) ? new Type[] { x, w } : null;
     }
 }
