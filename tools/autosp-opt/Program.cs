@@ -25,16 +25,7 @@ internal static class OptTool
         cl.Flag("list-passes", "list the passes and their options, then exit");
         cl.Flag("timing", "print the time spent parsing, verifying, in each pass and printing (to standard error)");
 
-        if (!cl.Parse(args, out var argError))
-        {
-            Console.Error.WriteLine(argError);
-            return 1;
-        }
-        if (cl.GetFlag("help"))
-        {
-            Console.Write(cl.HelpText());
-            return 0;
-        }
+        if (!cl.ParseOrExit(args, out var exitCode)) return exitCode;
         if (cl.GetFlag("list-passes"))
         {
             ListPasses();

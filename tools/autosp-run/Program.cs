@@ -28,16 +28,7 @@ internal static class RunTool
         cl.Value("ranks", "run a per-rank (SPMD) program on P ranks, one thread each; arguments and results with a dist.sharding attribute are sliced from and assembled into global tensors", defaultValue: "1");
         cl.Value("compare", "compare the results with the tensors of the same names in this file (e.g. PyTorch's), and fail above --rtol");
         cl.Value("rtol", "the largest max|ours - reference| / max|reference| --compare accepts", defaultValue: "1e-6");
-        if (!cl.Parse(args, out var argError))
-        {
-            Console.Error.WriteLine(argError);
-            return 1;
-        }
-        if (cl.GetFlag("help"))
-        {
-            Console.Write(cl.HelpText());
-            return 0;
-        }
+        if (!cl.ParseOrExit(args, out var exitCode)) return exitCode;
         if (cl.Positional.Count != 1)
         {
             Console.Error.WriteLine($"{Tool}: error: expected one program file, got {cl.Positional.Count} (see {Tool} --help)");

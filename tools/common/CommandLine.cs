@@ -100,6 +100,25 @@ public sealed class CommandLine
         return true;
     }
 
+    /// <summary>
+    /// Parses <paramref name="args"/> and handles what every tool does the same way: a bad flag
+    /// prints its error (exit 1), --help prints the help (exit 0). Returns true when the tool
+    /// should go on; otherwise <paramref name="exitCode"/> is what it should return.
+    /// </summary>
+    public bool ParseOrExit(string[] args, out int exitCode)
+    {
+        exitCode = 0;
+        if (!Parse(args, out var error))
+        {
+            Console.Error.WriteLine(error);
+            exitCode = 1;
+            return false;
+        }
+        if (!GetFlag("help")) return true;
+        Console.Write(HelpText());
+        return false;
+    }
+
     public bool Has(string name) => _options[name].Seen;
     public bool GetFlag(string name) => (_options[name].Value ?? _options[name].Default) == "true";
     public string? Get(string name) => _options[name].Value ?? _options[name].Default;
