@@ -125,7 +125,9 @@ public static class DistVerify
     /// <summary>
     /// Checks the encoding of <paramref name="t"/> (<paramref name="what"/> names the value) from
     /// <paramref name="op"/>: absent, or a <see cref="ShardingAttr"/> with one entry per dimension
-    /// whose mesh resolves, whose axes are the mesh's, and whose split static sizes divide.
+    /// whose mesh resolves, whose axes are the mesh's, and whose split static sizes are at least 1.
+    /// A size its shard count does not divide is fine: it is padded (<see cref="ShardingAttr"/>);
+    /// whether the program is pad-safe is the partitioner's question, not the verifier's.
     /// </summary>
     public static bool CheckType(Operation op, OpState s, TensorType t, string what)
     {

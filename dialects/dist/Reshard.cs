@@ -8,13 +8,18 @@ namespace AutoSpIR.Dialects.Dist;
 /// <c>#dist.sharding</c> or absent (absent: no sharding decided; the partitioner treats it as
 /// replicated). When both are present they name the same mesh. Each sharding is checked
 /// against its mesh: the mesh is defined in the enclosing module, its axes are mesh axes,
-/// it has one entry per dimension, and every split static size is divisible by its shard count.
+/// it has one entry per dimension, and every split static size is at least 1. A size its
+/// shard count does not divide is padded at the end to a multiple of it (every shard holds
+/// ceil(n/K) positions; see <see cref="ShardingAttr"/>).
 /// </para>
 /// <para>
-/// Semantics: the identity on the global value; only where its pieces live changes.
+/// Semantics: the identity on the global value; only where its pieces live changes. Padding is
+/// not part of the value: a reshard from or to a padded sharding moves only the real positions,
+/// and what the result's padding holds is unspecified.
 /// <c>dist-partition</c> lowers it to collectives (Shard -&gt; Replicate = all_gather,
 /// Partial -&gt; Replicate = all_reduce, Partial -&gt; Shard = reduce_scatter,
-/// Shard(i) -&gt; Shard(j) = all_to_all).
+/// Shard(i) -&gt; Shard(j) = all_to_all), on padded shards where a dimension is padded (with a
+/// slice dropping the padding after an all_gather, a pad adding it before a reduce_scatter).
 /// </para>
 /// <para>
 /// Costs: 0 FLOPs; bytes = operand read + result written; no CommBytes (the cost is that of the

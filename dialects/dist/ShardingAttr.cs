@@ -15,10 +15,28 @@ namespace AutoSpIR.Dialects.Dist;
 /// </code>
 /// One <c>dim</c> entry per tensor dimension: the mesh axes that dimension is split over,
 /// major to minor; <c>{}</c> = not split. A dimension of global size n split over axes with
-/// sizes k_1..k_m is cut into K = k_1*...*k_m equal blocks of n/K (n must be divisible by K;
-/// no ceil division); the rank with coordinates c_1..c_m on those axes holds block
-/// <c>c_1*k_2*...*k_m + ... + c_m</c> (row-major over the axes as listed). A rank holds the
-/// same data as every rank that differs from it only on axes the sharding does not use.
+/// sizes k_1..k_m is cut into K = k_1*...*k_m blocks of one size c = ceil(n/K): it is PADDED
+/// at the end to K*c, block j holds the global positions [j*c, (j+1)*c), and the positions
+/// &gt;= n are padding (none when K divides n). The rank with coordinates c_1..c_m on those axes
+/// holds block <c>c_1*k_2*...*k_m + ... + c_m</c> (row-major over the axes as listed). A rank
+/// holds the same data as every rank that differs from it only on axes the sharding does not use.
+/// </para>
+/// <para>
+/// Every shard has the same local size c, so one SPMD program has one local type. A split
+/// dimension needs n &gt;= 1 (then c &gt;= 1); a shard may be all padding: 3 over 4 gives c = 1
+/// and shard 3 holds only padding, 12 over 8 gives c = 2 and shards 6 and 7 do.
+/// <see cref="SplitOf"/> gives a dimension's <see cref="DimSplit"/> (shard count, local size,
+/// padded size, whether it is padded, the real positions of each shard).
+/// </para>
+/// <para>
+/// Padding says where, not what: whoever cuts a global value into shards chooses what the
+/// padding holds (the runtime's <c>Sharding.Slice</c> takes a pad value; autosp-run the
+/// argument's <c>aspir.pad_value</c>, e.g. -100 for labels), and whoever puts shards back
+/// together drops it. A padded sharding is therefore meaningful only where the program using it
+/// is pad-safe: the padding never changes a real position's value (pointwise ops; causal
+/// attention, whose real queries never see the keys padded at the end; a loss over labels padded
+/// with its ignore_index) and no reduction mixes it into a real result. The partitioner checks
+/// that; this attribute and the dist verifiers do not.
 /// </para>
 /// <para>
 /// <c>partial = ["sp"]</c>: the value is the sum, over the ranks of each group spanned by the
@@ -30,7 +48,7 @@ namespace AutoSpIR.Dialects.Dist;
 /// <para>
 /// No axis appears twice, neither within one dimension, nor in two dimensions, nor in a
 /// dimension and <c>partial</c>. Whether the mesh exists, the axes are its axes, the entry
-/// count equals the tensor's rank and the sizes divide is checked where a mesh is in sight:
+/// count equals the tensor's rank and every split static size is at least 1 is checked where a mesh is in sight:
 /// by the verifiers of the dist ops that carry the type (<see cref="DistVerify.CheckType"/>).
 /// </para>
 /// <para>Attributes are interned: create them with <see cref="Get"/>, <see cref="Replicated"/> or <see cref="Parse"/>.</para>
@@ -143,9 +161,10 @@ public sealed class ShardingAttr : Attribute
 
     /// <summary>
     /// The shape one rank holds of a value of global shape <paramref name="globalShape"/>: a split
-    /// dimension of size n over axes of sizes k_1..k_m becomes n / (k_1*...*k_m); a dynamic size
-    /// stays dynamic. Throws <see cref="ArgumentException"/> when the rank differs, an axis is not
-    /// in <paramref name="meshAxisSizes"/>, or a static size is not divisible (no ceil division).
+    /// dimension of size n over axes of sizes k_1..k_m becomes c = ceil(n / K), K = k_1*...*k_m
+    /// (padded at the end when K does not divide n); a dynamic size stays dynamic. Throws
+    /// <see cref="ArgumentException"/> when the rank differs, an axis is not in
+    /// <paramref name="meshAxisSizes"/>, or a split static size is 0.
     /// </summary>
     public long[] LocalShape(ReadOnlySpan<long> globalShape, IReadOnlyDictionary<string, long> meshAxisSizes) =>
         TryLocalShape(globalShape, meshAxisSizes, out var local, out var error) ? local : throw new ArgumentException(error);
@@ -171,16 +190,62 @@ public sealed class ShardingAttr : Attribute
             }
         for (int d = 0; d < _dims.Length; d++)
         {
-            if (!TryShardCount(d, meshAxisSizes, out long k, out error)) return false;
-            long n = globalShape[d];
-            if (n == TensorType.Dynamic || k == 1) continue;
-            if (n % k != 0)
+            if (globalShape[d] == TensorType.Dynamic)
             {
-                error = $"dimension {d} has size {n}, which is not divisible by the {k} shards of {AxesText(_dims[d])}";
-                return false;
+                if (!TryShardCount(d, meshAxisSizes, out _, out error)) return false;
+                continue;
             }
-            local[d] = n / k;
+            if (!TrySplitOf(d, globalShape[d], meshAxisSizes, out var split, out error)) return false;
+            local[d] = split.LocalSize;
         }
+        return true;
+    }
+
+    /// <summary>
+    /// True when a value of global shape <paramref name="globalShape"/> has padding under this
+    /// sharding: some split static dimension's shard count does not divide its size. Throws like
+    /// <see cref="LocalShape(ReadOnlySpan{long}, IReadOnlyDictionary{string, long})"/>.
+    /// </summary>
+    public bool IsPadded(ReadOnlySpan<long> globalShape, IReadOnlyDictionary<string, long> meshAxisSizes)
+    {
+        LocalShape(globalShape, meshAxisSizes);
+        for (int d = 0; d < _dims.Length; d++)
+            if (globalShape[d] != TensorType.Dynamic && SplitOf(d, globalShape[d], meshAxisSizes).IsPadded) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// How dimension <paramref name="dim"/> of static size <paramref name="globalSize"/> is cut:
+    /// its shard count K, local size c = ceil(n / K) and padded size K*c. Throws
+    /// <see cref="ArgumentException"/> when an axis is not in <paramref name="meshAxisSizes"/>, the
+    /// size is dynamic or negative, or it is 0 and split (K &gt; 1).
+    /// </summary>
+    public DimSplit SplitOf(int dim, long globalSize, IReadOnlyDictionary<string, long> meshAxisSizes) =>
+        TrySplitOf(dim, globalSize, meshAxisSizes, out var split, out var error) ? split : throw new ArgumentException(error);
+
+    /// <summary><see cref="SplitOf"/>, or false with a message saying what is wrong.</summary>
+    public bool TrySplitOf(int dim, long globalSize, IReadOnlyDictionary<string, long> meshAxisSizes, out DimSplit split, out string error)
+    {
+        split = default;
+        if (dim < 0 || dim >= _dims.Length) throw new ArgumentOutOfRangeException(nameof(dim), dim, $"the sharding has {_dims.Length} dimension entries");
+        if (!TryShardCount(dim, meshAxisSizes, out long k, out error)) return false;
+        if (globalSize == TensorType.Dynamic || globalSize < 0)
+        {
+            error = $"dimension {dim} has {(globalSize == TensorType.Dynamic ? "a dynamic size" : $"size {globalSize}")}; only a static size splits into shards";
+            return false;
+        }
+        if (globalSize == 0 && k > 1)
+        {
+            error = $"dimension {dim} has size 0, but a dimension split into the {k} shards of {AxesText(_dims[dim])} needs at least 1 element";
+            return false;
+        }
+        long c = k == 1 ? globalSize : globalSize / k + (globalSize % k != 0 ? 1 : 0);
+        if (c > long.MaxValue / k)
+        {
+            error = $"dimension {dim} of size {globalSize}, padded to a multiple of its {k} shards, overflows a 64-bit size";
+            return false;
+        }
+        split = new DimSplit(globalSize, k, c);
         return true;
     }
 
@@ -209,7 +274,12 @@ public sealed class ShardingAttr : Attribute
         return true;
     }
 
-    /// <summary>The inverse of <see cref="LocalShape(ReadOnlySpan{long}, IReadOnlyDictionary{string, long})"/>: each split size times its shard count.</summary>
+    /// <summary>
+    /// The PADDED global shape of a local shape: each split size times its shard count. It inverts
+    /// <see cref="LocalShape(ReadOnlySpan{long}, IReadOnlyDictionary{string, long})"/> where no
+    /// dimension is padded; a padded dimension's real size n is any of K*(c-1)+1 .. K*c, which the
+    /// local shape does not tell (autosp-run takes it from <c>aspir.global_shape</c>).
+    /// </summary>
     public long[] GlobalShape(ReadOnlySpan<long> localShape, IReadOnlyDictionary<string, long> meshAxisSizes)
     {
         if (localShape.Length != _dims.Length)
@@ -440,4 +510,28 @@ public sealed class ShardingAttr : Attribute
             return value ?? throw Error($"{error} in an axis name");
         }
     }
+}
+
+/// <summary>
+/// How one dimension of a <see cref="ShardingAttr"/> is cut (<see cref="ShardingAttr.SplitOf"/>):
+/// a global size n over K shards of <see cref="LocalSize"/> c = ceil(n / K) positions each, shard
+/// j holding the global positions [j*c, (j+1)*c); the dimension is padded at the end to
+/// <see cref="PaddedSize"/> K*c, and positions &gt;= n are padding. K = 1 (not split): c = n, no padding.
+/// </summary>
+public readonly record struct DimSplit(long GlobalSize, long Shards, long LocalSize)
+{
+    /// <summary>K*c: the size with the padding (at most n + K - 1; fits a long, <see cref="ShardingAttr.SplitOf"/> checks).</summary>
+    public long PaddedSize => Shards * LocalSize;
+
+    /// <summary>True when K does not divide n: the last K*c - n positions are padding.</summary>
+    public bool IsPadded => PaddedSize != GlobalSize;
+
+    /// <summary>The number of padding positions, K*c - n.</summary>
+    public long Padding => PaddedSize - GlobalSize;
+
+    /// <summary>The first global position of shard <paramref name="shard"/>: j*c.</summary>
+    public long StartOf(long shard) => shard * LocalSize;
+
+    /// <summary>How many of shard <paramref name="shard"/>'s c positions are real (below n): min(c, max(0, n - j*c)).</summary>
+    public long RealCountOf(long shard) => Math.Clamp(GlobalSize - shard * LocalSize, 0, LocalSize);
 }

@@ -154,19 +154,69 @@ public class ShardingAttrTests
         Assert.Equal(1, s.ShardCount(1, mesh.AxisSizes));
     }
 
+    [Fact]
+    public void LocalShapeRoundsUpAndPadsAtTheEnd()
+    {
+        var ctx = AllDialects.NewContext();
+        // 8190 over 4: c = ceil(8190 / 4) = 2048, padded to 8192; shard 3 holds 2046 real positions.
+        var seq = Parse(ctx, "<@mesh, [{}, {\"sp\"}, {}]>");
+        Assert.Equal(new long[] { 1, 2048, 4096 }, seq.LocalShape(new long[] { 1, 8190, 4096 }, MeshSizes));
+        Assert.True(seq.IsPadded(new long[] { 1, 8190, 4096 }, MeshSizes));
+        Assert.False(seq.IsPadded(new long[] { 1, 8192, 4096 }, MeshSizes));
+        var split = seq.SplitOf(1, 8190, MeshSizes);
+        Assert.Equal(new DimSplit(8190, 4, 2048), split);
+        Assert.Equal(8192, split.PaddedSize);
+        Assert.True(split.IsPadded);
+        Assert.Equal(2, split.Padding);
+        Assert.Equal(6144, split.StartOf(3));
+        Assert.Equal(new long[] { 2048, 2048, 2048, 2046 }, Enumerable.Range(0, 4).Select(j => split.RealCountOf(j)));
+        // An unsplit dimension: one shard, the whole size, no padding.
+        Assert.Equal(new DimSplit(4096, 1, 4096), seq.SplitOf(2, 4096, MeshSizes));
+        Assert.False(seq.SplitOf(2, 4096, MeshSizes).IsPadded);
+
+        // 12 over 8: c = 2, padded to 16; shards 6 and 7 are all padding.
+        var both = Parse(ctx, "<@mesh, [{\"dp\", \"sp\"}]>");
+        Assert.Equal(new long[] { 2 }, both.LocalShape(new long[] { 12 }, MeshSizes));
+        var twelve = both.SplitOf(0, 12, MeshSizes);
+        Assert.Equal((16L, 4L), (twelve.PaddedSize, twelve.Padding));
+        Assert.Equal(new long[] { 2, 2, 2, 2, 2, 2, 0, 0 }, Enumerable.Range(0, 8).Select(j => twelve.RealCountOf(j)));
+        // Fewer positions than shards: c = 1, shard 3 is padding.
+        var three = Parse(ctx, "<@mesh, [{\"sp\"}]>").SplitOf(0, 3, MeshSizes);
+        Assert.Equal((1L, 4L, true), (three.LocalSize, three.PaddedSize, three.IsPadded));
+        Assert.Equal(new long[] { 1, 1, 1, 0 }, Enumerable.Range(0, 4).Select(j => three.RealCountOf(j)));
+        // The global shape of a local one is the padded one.
+        Assert.Equal(new long[] { 16 }, both.GlobalShape(new long[] { 2 }, MeshSizes));
+    }
+
     [Theory]
-    [InlineData("<@mesh, [{}, {\"sp\"}, {}]>", new long[] { 1, 8190, 4096 }, "dimension 1 has size 8190, which is not divisible by the 4 shards of {\"sp\"}")]
-    [InlineData("<@mesh, [{\"dp\", \"sp\"}]>", new long[] { 12 }, "dimension 0 has size 12, which is not divisible by the 8 shards of {\"dp\", \"sp\"}")]
+    [InlineData("<@mesh, [{}, {\"sp\"}, {}]>", new long[] { 1, 0, 4096 }, "dimension 1 has size 0, but a dimension split into the 4 shards of {\"sp\"} needs at least 1 element")]
+    [InlineData("<@mesh, [{\"dp\", \"sp\"}]>", new long[] { 0 }, "dimension 0 has size 0, but a dimension split into the 8 shards of {\"dp\", \"sp\"} needs at least 1 element")]
     [InlineData("<@mesh, [{\"tp\"}]>", new long[] { 8 }, "axis \"tp\" of dimension 0 is not an axis of mesh '@mesh'")]
     [InlineData("<@mesh, [{}], partial = [\"tp\"]>", new long[] { 8 }, "partial axis \"tp\" is not an axis of mesh '@mesh'")]
     [InlineData("<@mesh, [{}, {}]>", new long[] { 8 }, "the sharding has 2 dimension entries, but the tensor has rank 1")]
-    public void LocalShapeRejectsWhatDoesNotSplitEvenly(string body, long[] shape, string message)
+    public void LocalShapeRejectsWhatDoesNotSplit(string body, long[] shape, string message)
     {
         var ctx = AllDialects.NewContext();
         var s = Parse(ctx, body);
         Assert.False(s.TryLocalShape(shape, MeshSizes, out _, out var error));
         Assert.Equal(message, error);
         Assert.Equal(message, Assert.Throws<ArgumentException>(() => s.LocalShape(shape, MeshSizes)).Message);
+    }
+
+    [Fact]
+    public void SplitOfRejectsWhatHasNoSplit()
+    {
+        var ctx = AllDialects.NewContext();
+        var s = Parse(ctx, "<@mesh, [{\"sp\"}, {}]>");
+        Assert.Equal("dimension 0 has a dynamic size; only a static size splits into shards",
+            Assert.Throws<ArgumentException>(() => s.SplitOf(0, TensorType.Dynamic, MeshSizes)).Message);
+        Assert.Equal("dimension 0 has size 0, but a dimension split into the 4 shards of {\"sp\"} needs at least 1 element",
+            Assert.Throws<ArgumentException>(() => s.SplitOf(0, 0, MeshSizes)).Message);
+        // Unsplit, 0 is a size like any other.
+        Assert.Equal(new DimSplit(0, 1, 0), s.SplitOf(1, 0, MeshSizes));
+        Assert.False(s.TrySplitOf(0, long.MaxValue, MeshSizes, out _, out var error));
+        Assert.Equal($"dimension 0 of size {long.MaxValue}, padded to a multiple of its 4 shards, overflows a 64-bit size", error);
+        Assert.Throws<ArgumentOutOfRangeException>(() => s.SplitOf(2, 8, MeshSizes));
     }
 
     [Theory]
