@@ -106,6 +106,15 @@ public sealed class OpDef
     /// </summary>
     public Func<OpState, ShardingRule?>? ShardingRule { get; init; }
 
+    /// <summary>
+    /// Whether the op's rules see the encodings of its types. Most ops do not: their shape rule,
+    /// verifier, costs and sharding rule speak of shapes and element types, and a global-view
+    /// program carries a <c>#dist.sharding</c> in every type, so <see cref="OpState.Of"/> hands
+    /// them the types without encoding. The dist dialect's ops set it: their rules are about
+    /// encodings (a reshard changes one; a collective rejects one).
+    /// </summary>
+    public bool SeesEncodings { get; init; }
+
     /// <summary>Rewrites that canonicalize build new ops for (folds cover the rest).</summary>
     public RewritePattern[] CanonicalizationPatterns { get; init; } = Array.Empty<RewritePattern>();
 

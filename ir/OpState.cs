@@ -24,11 +24,15 @@ public sealed class OpState
     {
         var def = op.Def ?? throw new InvalidOperationException($"'{op.Name}' is not registered");
         var operands = op.NumOperands == 0 ? Array.Empty<Type>() : new Type[op.NumOperands];
-        for (int i = 0; i < operands.Length; i++) operands[i] = op.Operand(i).Type;
+        for (int i = 0; i < operands.Length; i++) operands[i] = Plain(op.Context, def, op.Operand(i).Type);
         var results = op.NumResults == 0 ? Array.Empty<Type>() : new Type[op.NumResults];
-        for (int i = 0; i < results.Length; i++) results[i] = op.Result(i).Type;
+        for (int i = 0; i < results.Length; i++) results[i] = Plain(op.Context, def, op.Result(i).Type);
         return new OpState(op.Context, def, operands, op.Attributes, results, op.Location, diagnostics);
     }
+
+    /// <summary>The type as the op's rules see it: without its encoding unless <see cref="OpDef.SeesEncodings"/>.</summary>
+    private static Type Plain(Context ctx, OpDef def, Type t) =>
+        !def.SeesEncodings && t is TensorType { Encoding: not null } tt ? ctx.WithEncoding(tt, null) : t;
 
     public Context Context { get; }
     public OpDef Def { get; }

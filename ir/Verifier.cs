@@ -105,7 +105,7 @@ public sealed class Verifier
             if (inferred is null) return false;
             for (int i = 0; i < inferred.Length && i < op.NumResults; i++)
             {
-                if (!ReferenceEquals(inferred[i], op.Result(i).Type))
+                if (!ReferenceEquals(inferred[i], op.Result(i).Type) && !SameModuloEncoding(inferred[i], op.Result(i).Type))
                 {
                     Error(op, $"result #{i} has type {op.Result(i).Type}, but the operands imply {inferred[i]}");
                     ok = false;
@@ -114,6 +114,16 @@ public sealed class Verifier
         }
         return ok;
     }
+
+    /// <summary>
+    /// Two tensor types of one shape and element type. A shape rule speaks of shapes and element
+    /// types only; a tensor's encoding (a <c>#dist.sharding</c> of the global view: where the
+    /// pieces live, possibly <c>partial</c>) is chosen by sharding propagation and checked by
+    /// the dist dialect, so it is not compared against the rule's.
+    /// </summary>
+    private static bool SameModuloEncoding(Type a, Type b) =>
+        a is TensorType ta && b is TensorType tb && (ta.Encoding is not null || tb.Encoding is not null)
+        && ta.Element == tb.Element && ta.Shape.SequenceEqual(tb.Shape);
 
     public static bool AttrMatches(Attribute a, AttrKind kind) => kind switch
     {

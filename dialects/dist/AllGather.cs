@@ -27,6 +27,7 @@ public static class AllGather
 {
     public static readonly OpDef Def = new()
     {
+        SeesEncodings = true,
         Name = "dist.all_gather",
         Summary = "Concatenates the tensors of a group of ranks along a dimension, in group order; every rank gets the result.",
         Operands = new[] { "input" },

@@ -31,6 +31,7 @@ public static class AllReduce
 {
     public static readonly OpDef Def = new()
     {
+        SeesEncodings = true,
         Name = "dist.all_reduce",
         Summary = "Reduces (sum or max) the tensors of a group of ranks; every rank gets the result.",
         Operands = new[] { "input" },

@@ -31,6 +31,7 @@ public static class AllToAll
 {
     public static readonly OpDef Def = new()
     {
+        SeesEncodings = true,
         Name = "dist.all_to_all",
         Summary = "Splits along one dimension, exchanges block j with group position j, concatenates along another.",
         Operands = new[] { "input" },

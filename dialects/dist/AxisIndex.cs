@@ -16,6 +16,7 @@ public static class AxisIndex
 {
     public static readonly OpDef Def = new()
     {
+        SeesEncodings = true,
         Name = "dist.axis_index",
         Summary = "This rank's position in a group of the mesh, as a rank-0 i64 tensor.",
         Attributes = new[] { Group.MeshSpec, Group.AxesSpec },

@@ -22,6 +22,7 @@ public static class Mesh
 {
     public static readonly OpDef Def = new()
     {
+        SeesEncodings = true,
         Name = "dist.mesh",
         Summary = "Declares a device mesh: named axes with sizes; ranks are row-major over the axes.",
         NumResults = 0,

@@ -29,6 +29,7 @@ public static class ReduceScatter
 {
     public static readonly OpDef Def = new()
     {
+        SeesEncodings = true,
         Name = "dist.reduce_scatter",
         Summary = "Sums the tensors of a group of ranks and scatters the sum along a dimension: position j keeps block j.",
         Operands = new[] { "input" },

@@ -63,6 +63,41 @@ public static class FuncDialect
     public static DictionaryAttr ArgAttrs(Operation func, int i) =>
         func.GetAttr("arg_attrs") is ArrayAttr a && i < a.Count && a[i] is DictionaryAttr d ? d : func.Context.EmptyDictionary;
 
+    /// <summary>The attribute dictionary of result #i (empty when none).</summary>
+    public static DictionaryAttr ResAttrs(Operation func, int i) =>
+        func.GetAttr("res_attrs") is ArrayAttr a && i < a.Count && a[i] is DictionaryAttr d ? d : func.Context.EmptyDictionary;
+
+    /// <summary>Sets (or, with null, removes) attribute <paramref name="name"/> of argument #i.</summary>
+    public static void SetArgAttr(Operation func, int i, string name, Attribute? value) =>
+        SetEntryAttr(func, "arg_attrs", Signature(func).Inputs.Count, i, name, value);
+
+    /// <summary>Sets (or, with null, removes) attribute <paramref name="name"/> of result #i.</summary>
+    public static void SetResAttr(Operation func, int i, string name, Attribute? value) =>
+        SetEntryAttr(func, "res_attrs", Signature(func).Results.Count, i, name, value);
+
+    private static void SetEntryAttr(Operation func, string key, int count, int i, string name, Attribute? value)
+    {
+        var ctx = func.Context;
+        var dicts = Enumerable.Range(0, count)
+            .Select(j => func.GetAttr(key) is ArrayAttr a && j < a.Count && a[j] is DictionaryAttr d ? d : ctx.EmptyDictionary).ToArray();
+        var entries = dicts[i].Entries.Where(e => e.Key != name).ToList();
+        if (value is not null) entries.Add(new KeyValuePair<string, Attribute>(name, value));
+        dicts[i] = ctx.Dictionary(entries);
+        func.SetAttr(key, ctx.Array(dicts.Cast<Attribute>().ToArray()));
+    }
+
+    /// <summary>
+    /// Rewrites <c>function_type</c> from the entry block's argument types and the
+    /// <c>func.return</c> operand types, after a pass changed them.
+    /// </summary>
+    public static void SyncSignature(Operation func)
+    {
+        var block = func.Region(0).EntryBlock!;
+        var ret = block.Last!;
+        func.SetAttr("function_type", func.Context.TypeAttr(func.Context.Function(
+            block.Arguments.Select(a => a.Type).ToArray(), ret.OperandTypes.ToArray())));
+    }
+
     public static string SymName(Operation op) => ((StringAttr)op.GetAttr("sym_name")!).Value;
 
     private static bool VerifyFunc(Operation op, OpState s)
