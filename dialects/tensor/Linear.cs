@@ -12,9 +12,9 @@ namespace AutoSpIR.Dialects.Tensor;
 /// </para>
 /// <para>Costs: 2 * numel(result) * in FLOPs, plus numel(result) with a bias.</para>
 /// <para>
-/// Gradient, with G = dy [..., out] and the leading dimensions flattened to M rows
-/// (x2 [M, in], G2 [M, out]): dx = linear(G, W^T) = G W; dW = G2^T x2 (a matmul);
-/// db = reduce_sum(G) over the leading dimensions.
+/// Gradient, with G = dy [..., out]: dx = linear(G, W^T) = G W; dW = <c>tensor.linear_wgrad</c>(G, x)
+/// (G^T x over every leading position, each leading dimension its own factor, a rank-1 input
+/// reshaped to one row first); db = reduce_sum(G) over the leading dimensions.
 /// </para>
 /// <para>
 /// Sharding rule: the leading dimensions are Parallel factors, <c>in</c> a Reduction factor
@@ -63,12 +63,14 @@ public static class Linear
         var xt = (TensorType)x.Type;
         var yt = (TensorType)dy.Type;
         var dx = Grad.Op(b, Def, dy, Grad.Transpose(b, w, new long[] { 1, 0 }));
-        if (!xt.IsStatic) throw new InvalidOperationException($"cannot flatten the rows of the dynamic type {xt}");
-        long rows = 1;
-        for (int i = 0; i < xt.Rank - 1; i++) rows *= xt.Dim(i);
-        var x2 = Grad.Reshape(b, x, g.Context.Tensor(xt.Element, rows, xt.Dim(xt.Rank - 1)));
-        var dy2 = Grad.Reshape(b, dy, g.Context.Tensor(yt.Element, rows, yt.Dim(yt.Rank - 1)));
-        var dw = Grad.Op(b, Matmul.Def, Grad.Transpose(b, dy2, new long[] { 1, 0 }), x2);
+        // linear_wgrad contracts every leading dimension; a rank-1 input is one row.
+        Value x2 = x, dy2 = dy;
+        if (xt.Rank == 1)
+        {
+            x2 = Grad.Reshape(b, x, g.Context.Tensor(xt.Element, 1, xt.Dim(0)));
+            dy2 = Grad.Reshape(b, dy, g.Context.Tensor(yt.Element, 1, yt.Dim(0)));
+        }
+        var dw = Grad.Op(b, LinearWgrad.Def, dy2, x2);
         if (g.Op.NumOperands == 2) return new Value?[] { dx, dw };
         var db = yt.Rank == 1 ? dy : Grad.ReduceSum(b, dy, Enumerable.Range(0, yt.Rank - 1));
         return new Value?[] { dx, dw, db };

@@ -29,7 +29,7 @@ public static class TensorDialect
         .Concat(new[]
         {
             Pad.Def, ReduceMaxGrad.Def, SoftmaxGrad.Def, RmsNormGrad.Def, RopeGrad.Def,
-            AttentionGrad.Def, CrossEntropyGrad.Def, EmbeddingGrad.Def,
+            AttentionGrad.Def, CrossEntropyGrad.Def, EmbeddingGrad.Def, LinearWgrad.Def,
         })
         .ToArray();
 

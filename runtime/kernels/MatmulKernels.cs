@@ -3,7 +3,8 @@ using static AutoSpIR.Runtime.Kernels.KernelUtil;
 namespace AutoSpIR.Runtime.Kernels;
 
 /// <summary>
-/// tensor.matmul (batched, optional transpose_b) and tensor.linear (y = x W^T + b) through
+/// tensor.matmul (batched, optional transpose_b), tensor.linear (y = x W^T + b) and
+/// tensor.linear_wgrad (dW = dy^T x over the flattened leading dimensions) through
 /// <see cref="Blas"/>: f64 with dgemm; f32 with sgemm (f32 accumulation, as every BLAS does:
 /// the one place a kernel does not compute in double); bf16 and f16 widened to double, dgemm,
 /// rounded once. Integer matmul (the dialect allows any element type for matmul) wraps in
@@ -22,6 +23,7 @@ public sealed class MatmulKernels : IKernelSet
     {
         table.Add("tensor.matmul", Matmul);
         table.Add("tensor.linear", Linear);
+        table.Add("tensor.linear_wgrad", LinearWgrad);
     }
 
     private HostTensor[] Matmul(KernelContext k)
@@ -114,6 +116,47 @@ public sealed class MatmulKernels : IKernelSet
                 return new[] { Write(type, c) };
             }
         }
+    }
+
+    // dW [N, K] = dy2^T [N, M] x2 [M, K]: dy transposed into a buffer, then one GEMM (Blas takes
+    // no transposed A), the same GEMM a reshape + transpose + matmul would run.
+    private HostTensor[] LinearWgrad(KernelContext k)
+    {
+        var dy = k.Input(0);
+        var x = k.Input(1);
+        var type = k.ResultType(0);
+        int r = x.Type.Rank;
+        long m = Product(x.Type.Shape, 0, r - 1), n = dy.Type.Dim(r - 1), kk = x.Type.Dim(r - 1);
+        switch (type.Element.Kind)
+        {
+            case ScalarKind.F64:
+            {
+                var c = new double[type.NumElements];
+                Blas.Gemm(false, n, kk, m, TransposeRows(dy.F64!, m, n), x.F64, c, accumulate: false, _backend);
+                return new[] { new HostTensor(type, f64: c) };
+            }
+            case ScalarKind.F32:
+            {
+                var c = new float[type.NumElements];
+                Blas.Gemm(false, n, kk, m, TransposeRows(dy.F32!, m, n), x.F32, c, accumulate: false, _backend);
+                return new[] { new HostTensor(type, f32: c) };
+            }
+            default:
+            {
+                var c = new double[type.NumElements];
+                Blas.Gemm(false, n, kk, m, TransposeRows(Read(dy), m, n), Read(x), c, accumulate: false, _backend);
+                return new[] { Write(type, c) };
+            }
+        }
+    }
+
+    /// <summary>The [cols, rows] transpose of a row-major [rows, cols] matrix.</summary>
+    private static T[] TransposeRows<T>(T[] a, long rows, long cols)
+    {
+        var t = new T[a.LongLength];
+        for (long i = 0; i < rows; i++)
+            for (long j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j];
+        return t;
     }
 
     private static void FillRows<T>(T[] c, T[] row, long rows)

@@ -29,7 +29,7 @@ public sealed class GradientCases
     public static readonly string[] Ops =
     {
         "add", "sub", "mul", "div", "neg", "exp", "log", "rsqrt", "silu", "gelu",
-        "matmul", "linear", "embedding", "broadcast", "reshape", "transpose", "slice", "pad", "concat",
+        "matmul", "linear", "linear_wgrad", "embedding", "broadcast", "reshape", "transpose", "slice", "pad", "concat",
         "reduce_sum", "reduce_mean", "reduce_max", "softmax", "rms_norm", "rope", "attention", "cross_entropy", "cast",
     };
 
@@ -148,6 +148,16 @@ public sealed class GradientCases
                     Line($"%y = tensor.linear {x}, {w}, {b} : ({T(sx)}, {T(sw)}, {T(new[] { outF })}) -> {T(sy)}");
                 }
                 else Line($"%y = tensor.linear {x}, {w} : ({T(sx)}, {T(sw)}) -> {T(sy)}");
+                return Finish(op, sy);
+            }
+            case "linear_wgrad":
+            {
+                var lead = Shape(1, 3);
+                long n = Next(1, 3), k = Next(1, 3);
+                long[] sdy = lead.Append(n).ToArray(), sx = lead.Append(k).ToArray(), sy = { n, k };
+                var dy = Float("dy", sdy, -2, 2, param: Chance(0.8));
+                var x = Float("x", sx, -2, 2);
+                Line($"%y = tensor.linear_wgrad {dy}, {x} : ({T(sdy)}, {T(sx)}) -> {T(sy)}");
                 return Finish(op, sy);
             }
             case "embedding":

@@ -4,7 +4,7 @@ using AutoSpIR.Runtime.Kernels;
 
 namespace AutoSpIR.Tests.Runtime;
 
-/// <summary>tensor.matmul and tensor.linear against textbook loops, through OpenBLAS and the C# fallback.</summary>
+/// <summary>tensor.matmul, tensor.linear and tensor.linear_wgrad against textbook loops, through OpenBLAS and the C# fallback.</summary>
 public class MatmulKernelTests
 {
     private static KernelTable Table(Blas.Backend backend)
@@ -93,6 +93,76 @@ public class MatmulKernelTests
                 }
                 CheckDot(sum, abs, y.Get(r * outF + o), y.Type.Element, $"y[{r}, {o}]");
             }
+    }
+
+    public static TheoryData<string, int, Blas.Backend> LinearWgradCases()
+    {
+        var d = new TheoryData<string, int, Blas.Backend>();
+        foreach (var t in RT.FloatTypes)
+            foreach (var rank in new[] { 2, 3, 4 })
+                foreach (var be in new[] { Blas.Backend.OpenBlas, Blas.Backend.Fallback })
+                    d.Add(t, rank, be);
+        return d;
+    }
+
+    /// <summary>dw[n, k] = sum over every leading position m of dy[m, n] * x[m, k], by the loop.</summary>
+    [Theory]
+    [MemberData(nameof(LinearWgradCases))]
+    public void LinearWgrad(string elem, int rank, Blas.Backend backend)
+    {
+        var lead = new long[] { 2, 3, 2 }[..(rank - 1)];
+        long n = 4, kk = 5, m = lead.Aggregate(1L, (a, b) => a * b);
+        string l = string.Join("x", lead), dyt = $"{l}x{n}x{elem}", xt = $"{l}x{kk}x{elem}", wt = $"{n}x{kk}x{elem}";
+        var dy = RT.Random(dyt, 30);
+        var x = RT.Random(xt, 31);
+        var func = RT.Func(RT.OneOp("tensor.linear_wgrad", new[] { $"tensor<{dyt}>", $"tensor<{xt}>" }, $"tensor<{wt}>"));
+        var dw = Interpreter.Run(func, new[] { dy, x }, Table(backend)).Results[0];
+        for (long o = 0; o < n; o++)
+            for (long i = 0; i < kk; i++)
+            {
+                double sum = 0, abs = 0;
+                for (long p = 0; p < m; p++)
+                {
+                    double prod = dy.Get(p * n + o) * x.Get(p * kk + i);
+                    sum += prod;
+                    abs += Math.Abs(prod);
+                }
+                CheckDot(sum, abs, dw.Get(o * kk + i), dw.Type.Element, $"dw[{o}, {i}]");
+            }
+    }
+
+    [Fact]
+    public void LinearWgradHandComputed()
+    {
+        // dy = [[1, 2], [3, 4]] (rows m), x = [[1, 0, -1], [2, 1, 0]]: dw = dy^T x = [[7, 3, -1], [10, 4, -2]].
+        var dw = RT.RunOne("tensor.linear_wgrad", new[] { "tensor<1x2x2xf64>", "tensor<1x2x3xf64>" }, "tensor<2x3xf64>", "",
+            RT.Of("1x2x2xf64", 1, 2, 3, 4), RT.Of("1x2x3xf64", 1, 0, -1, 2, 1, 0));
+        Assert.Equal(new[] { 7.0, 3, -1, 10, 4, -2 }, dw.ToDoubles());
+        // No rows: zeros.
+        var empty = RT.RunOne("tensor.linear_wgrad", new[] { "tensor<0x2xf32>", "tensor<0x3xf32>" }, "tensor<2x3xf32>", "",
+            RT.Of("0x2xf32"), RT.Of("0x3xf32"));
+        Assert.All(empty.ToDoubles(), v => Assert.Equal(0.0, v));
+    }
+
+    /// <summary>linear_wgrad runs the GEMM the flattened reshape + transpose + matmul ran: the same bits.</summary>
+    [Theory]
+    [InlineData("f64")]
+    [InlineData("f32")]
+    [InlineData("bf16")]
+    public void LinearWgradEqualsTheFlattenedMatmul(string elem)
+    {
+        var func = RT.Func($$"""
+            func.func @f(%dy: tensor<2x5x6x{{elem}}>, %x: tensor<2x5x7x{{elem}}>) -> (tensor<6x7x{{elem}}>, tensor<6x7x{{elem}}>) {
+              %w = tensor.linear_wgrad %dy, %x : (tensor<2x5x6x{{elem}}>, tensor<2x5x7x{{elem}}>) -> tensor<6x7x{{elem}}>
+              %dy2 = tensor.reshape %dy : tensor<2x5x6x{{elem}}> -> tensor<10x6x{{elem}}>
+              %x2 = tensor.reshape %x : tensor<2x5x7x{{elem}}> -> tensor<10x7x{{elem}}>
+              %t = tensor.transpose %dy2 {perm = [1, 0]} : tensor<10x6x{{elem}}> -> tensor<6x10x{{elem}}>
+              %m = tensor.matmul %t, %x2 : (tensor<6x10x{{elem}}>, tensor<10x7x{{elem}}>) -> tensor<6x7x{{elem}}>
+              func.return %w, %m : tensor<6x7x{{elem}}>, tensor<6x7x{{elem}}>
+            }
+            """);
+        var r = Interpreter.Run(func, new[] { RT.Random($"2x5x6x{elem}", 32), RT.Random($"2x5x7x{elem}", 33) }).Results;
+        Assert.Equal(r[1].ToDoubles(), r[0].ToDoubles());
     }
 
     [Fact]

@@ -148,6 +148,11 @@ public class ShardingRuleTests
             RuleOf("tensor.linear", new Type[] { T(2, 16, 64), T(32, 64), T(32) }));
         Assert.Equal("([i, j], [k, j])->([i, k]) {i=16, j=64, k=32} reduction={j}",
             RuleOf("tensor.linear", new Type[] { T(16, 64), T(32, 64) }));
+        // The weight gradient: batch and sequence stay two Reduction factors (not one flattened dimension).
+        Assert.Equal("([i, j, k], [i, j, l])->([k, l]) {i=2, j=16, k=32, l=64} reduction={i, j}",
+            RuleOf("tensor.linear_wgrad", new Type[] { T(2, 16, 32), T(2, 16, 64) }));
+        Assert.Equal("([i, j], [i, k])->([j, k]) {i=16, j=32, k=64} reduction={i}",
+            RuleOf("tensor.linear_wgrad", new Type[] { T(16, 32), T(16, 64) }));
     }
 
     /// <summary>GQA: 4 query heads over 2 key/value heads are the factors hkv (k) and group (l).</summary>
