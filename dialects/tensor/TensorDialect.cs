@@ -20,7 +20,7 @@ public static class TensorDialect
         {
             Constant.Def, Cast.Def,
             Matmul.Def, Linear.Def, Embedding.Def,
-            Broadcast.Def, Reshape.Def, Transpose.Def, Slice.Def, Concat.Def,
+            Broadcast.Def, Reshape.Def, Transpose.Def, Slice.Def, Concat.Def, Shift.Def,
         })
         .Concat(Reduce.All)
         .Concat(new[] { Softmax.Def, RmsNorm.Def, Rope.Def, Attention.Def, CrossEntropy.Def })

@@ -4,7 +4,7 @@ using static AutoSpIR.Runtime.Kernels.KernelUtil;
 namespace AutoSpIR.Runtime.Kernels;
 
 /// <summary>
-/// tensor.reshape, transpose, broadcast, slice, concat, cast and constant: any element type
+/// tensor.reshape, transpose, broadcast, slice, concat, shift, cast and constant: any element type
 /// (floats, integers, i1). Data movement only, except cast. Every result is a fresh buffer
 /// (a reshape copies), so no result aliases an input.
 /// </summary>
@@ -17,6 +17,7 @@ public sealed class ShapeKernels : IKernelSet
         table.Add("tensor.broadcast", Broadcast);
         table.Add("tensor.slice", Slice);
         table.Add("tensor.concat", Concat);
+        table.Add("tensor.shift", Shift);
         table.Add("tensor.cast", Cast);
         table.Add("tensor.constant", Constant);
     }
@@ -87,6 +88,37 @@ public sealed class ShapeKernels : IKernelSet
                 else Array.Copy(x.Ints!, o * block, r.Ints!, o * outRow + offset, block);
             }
             offset += block;
+        }
+        return new[] { r };
+    }
+
+    // y[.., s, ..] = x[.., s + amount, ..] where 0 <= s + amount < n, else fill (rounded once to a float type).
+    private static HostTensor[] Shift(KernelContext k)
+    {
+        var x = k.Input(0);
+        var type = k.ResultType(0);
+        int dim = AutoSpIR.Dialects.Tensor.Shift.DimOf(k.Op, type.Rank);
+        long amount = Int(k.Op, "amount", 0);
+        long outer = Product(type.Shape, 0, dim), n = type.Dim(dim), inner = Product(type.Shape, dim + 1, type.Rank);
+        var r = new HostTensor(type);
+        var fill = k.Op.GetAttr("fill");
+        if (r.Ints is not null) Array.Fill(r.Ints, (fill as IntegerAttr)?.Value ?? 0);
+        else if (fill is not null)
+        {
+            double v = k.Op.GetFloat("fill")!.Value;
+            if (r.F64 is not null) Array.Fill(r.F64, v);
+            else Array.Fill(r.F32!, Numerics.RoundToFloat(v, type.Element.Kind));
+        }
+        // Rows s in [lo, hi) read x[s + amount]: one contiguous block per outer index.
+        long lo = amount >= 0 ? 0 : Math.Min(n, -amount), hi = amount <= 0 ? n : Math.Max(0, n - Math.Min(n, amount));
+        if (hi <= lo) return new[] { r };
+        long block = (hi - lo) * inner;
+        for (long o = 0; o < outer; o++)
+        {
+            long dst = (o * n + lo) * inner, src = (o * n + lo + amount) * inner;
+            if (r.F64 is not null) Array.Copy(x.F64!, src, r.F64, dst, block);
+            else if (r.F32 is not null) Array.Copy(x.F32!, src, r.F32, dst, block);
+            else Array.Copy(x.Ints!, src, r.Ints!, dst, block);
         }
         return new[] { r };
     }

@@ -29,7 +29,7 @@ public sealed class GradientCases
     public static readonly string[] Ops =
     {
         "add", "sub", "mul", "div", "neg", "exp", "log", "rsqrt", "silu", "gelu",
-        "matmul", "linear", "linear_wgrad", "embedding", "broadcast", "reshape", "transpose", "slice", "pad", "concat",
+        "matmul", "linear", "linear_wgrad", "embedding", "broadcast", "reshape", "transpose", "slice", "pad", "concat", "shift",
         "reduce_sum", "reduce_mean", "reduce_max", "softmax", "rms_norm", "rope", "attention", "cross_entropy", "cast",
     };
 
@@ -251,6 +251,17 @@ public sealed class GradientCases
                 long dimAttr = Chance(0.3) ? dim - baseShape.Length : dim;
                 Line($"%y = tensor.concat {string.Join(", ", names)} {{dim = {dimAttr}}} : ({string.Join(", ", shapes.Select(s => T(s)))}) -> {T(sy)}");
                 return Finish(op, sy);
+            }
+            case "shift":
+            {
+                var sx = Shape(1, 3, maxDim: 4);
+                int dim = _rng.Next(sx.Length);
+                long amount = Next(-(int)sx[dim] - 1, (int)sx[dim] + 1);
+                long dimAttr = Chance(0.3) ? dim - sx.Length : dim;
+                var x = Float("x", sx, -2, 2);
+                var fill = Chance(0.5) ? $", fill = {Num(Uniform(-3, 3))}" : "";
+                Line($"%y = tensor.shift {x} {{amount = {amount}, dim = {dimAttr}{fill}}} : {T(sx)}");
+                return Finish(op, sx);
             }
             case "reduce_sum" or "reduce_mean" or "reduce_max":
             {

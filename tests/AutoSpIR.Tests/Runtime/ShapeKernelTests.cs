@@ -2,7 +2,7 @@ using AutoSpIR.Runtime;
 
 namespace AutoSpIR.Tests.Runtime;
 
-/// <summary>reshape, transpose, broadcast, slice, concat, cast, constant: index formulas of the dialect, checked element by element.</summary>
+/// <summary>reshape, transpose, broadcast, slice, concat, shift, cast, constant: index formulas of the dialect, checked element by element.</summary>
 public class ShapeKernelTests
 {
     public static TheoryData<string> AllTypes() => new() { "f64", "f32", "bf16", "f16", "i64", "i32", "i8" };
@@ -186,5 +186,59 @@ public class ShapeKernelTests
         Assert.Equal(new[] { 256.0, 260, -16777216 }, RT.RunOne("tensor.cast", new[] { "tensor<3xi32>" }, "tensor<3xbf16>", "", y).ToDoubles());
         var z = RT.Of("3xi32", 2049, 2051, 65520);
         Assert.Equal(new[] { 2048.0, 2052, double.PositiveInfinity }, RT.RunOne("tensor.cast", new[] { "tensor<3xi32>" }, "tensor<3xf16>", "", z).ToDoubles());
+    }
+
+    public static TheoryData<string, int, long> ShiftCases()
+    {
+        var d = new TheoryData<string, int, long>();
+        foreach (var elem in new[] { "f64", "f32", "bf16", "i64", "i32", "i8" })
+            foreach (var (dim, amount) in new[] { (1, 1L), (1, -2L), (0, 1L), (-1, 3L), (2, -5L), (1, 4L), (1, 0L), (0, -9L) })
+                d.Add(elem, dim, amount);
+        return d;
+    }
+
+    /// <summary>y[.., s, ..] = x[.., s + amount, ..] inside the dimension, fill outside, over a [3, 4, 5] tensor.</summary>
+    [Theory]
+    [MemberData(nameof(ShiftCases))]
+    public void Shift(string elem, int dim, long amount)
+    {
+        long[] shape = { 3, 4, 5 };
+        bool isFloat = elem.StartsWith('f') || elem == "bf16";
+        var fill = isFloat ? "-2.75" : "-100";
+        var x = RT.Random($"3x4x5x{elem}", 40, -50, 50);
+        var y = RT.RunOne("tensor.shift", new[] { $"tensor<3x4x5x{elem}>" }, $"tensor<3x4x5x{elem}>", $"amount = {amount}, dim = {dim}, fill = {fill}", x);
+        int d = dim < 0 ? dim + 3 : dim;
+        for (long f = 0; f < y.Count; f++)
+        {
+            var j = RT.Unflatten(f, shape);
+            long src = j[d] + amount;
+            if (src < 0 || src >= shape[d])
+            {
+                Assert.Equal(isFloat ? -2.75 : -100, y.Get(f));
+                continue;
+            }
+            j[d] = src;
+            Assert.Equal(x.Get(RT.Flatten(j, shape)), y.Get(f));
+        }
+    }
+
+    [Fact]
+    public void ShiftLabelsForNextTokenPrediction()
+    {
+        // labels[:, 1:] padded with ignore_index, as the sequence-parallel rewrite of cross_entropy{shift = 1} uses it.
+        var labels = RT.Of("2x4xi64", 11, 12, 13, 14, 21, 22, 23, 24);
+        var y = RT.RunOne("tensor.shift", new[] { "tensor<2x4xi64>" }, "tensor<2x4xi64>", "amount = 1, dim = 1, fill = -100", labels);
+        Assert.Equal(new long[] { 12, 13, 14, -100, 22, 23, 24, -100 }, y.Ints);
+        // Negative: toward the back, default fill 0; i1 with fill 1; a float fill rounded once to bf16; everything shifted out.
+        var back = RT.RunOne("tensor.shift", new[] { "tensor<4xi32>" }, "tensor<4xi32>", "amount = -1, dim = 0", RT.Of("4xi32", 1, 2, 3, 4));
+        Assert.Equal(new long[] { 0, 1, 2, 3 }, back.Ints);
+        var bits = RT.RunOne("tensor.shift", new[] { "tensor<3xi1>" }, "tensor<3xi1>", "amount = 2, dim = 0, fill = 1", RT.Of("3xi1", 0, 0, 0));
+        Assert.Equal(new long[] { 0, 1, 1 }, bits.Ints);
+        var h = RT.RunOne("tensor.shift", new[] { "tensor<2xbf16>" }, "tensor<2xbf16>", "amount = 1, dim = 0, fill = 0.1", RT.Of("2xbf16", 1, 2));
+        Assert.Equal(new[] { 2.0, Context.RoundTo(0.1, new Context().BF16) }, h.ToDoubles());
+        var all = RT.RunOne("tensor.shift", new[] { "tensor<2x3xf32>" }, "tensor<2x3xf32>", "amount = 9223372036854775807, dim = 1, fill = 7", RT.Random("2x3xf32", 41));
+        Assert.All(all.ToDoubles(), v => Assert.Equal(7.0, v));
+        var none = RT.RunOne("tensor.shift", new[] { "tensor<2x3xf32>" }, "tensor<2x3xf32>", "amount = -9223372036854775807, dim = 1", RT.Random("2x3xf32", 42));
+        Assert.All(none.ToDoubles(), v => Assert.Equal(0.0, v));
     }
 }

@@ -247,6 +247,15 @@ public class ShardingRuleTests
             RuleOf("tensor.concat", new Type[] { T(2, 3), T(2, 5) }, new[] { ("dim", (Attribute)Ctx.Integer(-1)) }));
         Assert.Equal("([i, j])->([i, j]) {i=2, j=8}",
             RuleOf("tensor.cast", new Type[] { T(2, 8) }, results: new Type[] { Ctx.Tensor(Ctx.BF16, new long[] { 2, 8 }) }));
+        // shift: the shifted dimension reads `amount` elements past a shard's end (halo); a negative amount
+        // would read before its start, which a halo cannot say: NeedReplication.
+        var dim1 = ("dim", (Attribute)Ctx.Integer(1));
+        Assert.Equal("([i, j])->([i, j]) {i=2, j=8} positional={j} halo={j=1}",
+            RuleOf("tensor.shift", new Type[] { I(2, 8) }, new[] { dim1, ("amount", (Attribute)Ctx.Integer(1)), ("fill", (Attribute)Ctx.Integer(-100)) }));
+        Assert.Equal("([i, j, k])->([i, j, k]) {i=2, j=8, k=4} need_replication={j}",
+            RuleOf("tensor.shift", new Type[] { T(2, 8, 4) }, new[] { ("dim", (Attribute)Ctx.Integer(-2)), ("amount", (Attribute)Ctx.Integer(-3)) }));
+        Assert.Equal("([i, j])->([i, j]) {i=2, j=8}",
+            RuleOf("tensor.shift", new Type[] { T(2, 8) }, new[] { dim1, ("amount", (Attribute)Ctx.Integer(0)) }));
         Assert.Null(Constant.Def.ShardingRule!(new OpState(Ctx, Constant.Def, Array.Empty<Type>(),
             Ctx.Dictionary(new[] { new KeyValuePair<string, Attribute>("value", Ctx.Splat(T(2), 1.0)) }), new Type[] { T(2) })));
     }
