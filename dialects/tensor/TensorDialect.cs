@@ -23,7 +23,7 @@ public static class TensorDialect
             Broadcast.Def, Reshape.Def, Transpose.Def, Slice.Def, Concat.Def, Shift.Def,
         })
         .Concat(Reduce.All)
-        .Concat(new[] { Softmax.Def, RmsNorm.Def, Rope.Def, Attention.Def, CrossEntropy.Def })
+        .Concat(new[] { Softmax.Def, RmsNorm.Def, Rope.Def, Attention.Def, CrossEntropy.Def, CountValid.Def })
         // Backward ops: what the gradient rules (OpDef.Gradient) build.
         .Concat(ActivationGrad.All)
         .Concat(new[]

@@ -8,7 +8,8 @@ namespace AutoSpIR.Runtime.Kernels;
 /// tensor.reduce_sum, reduce_mean, reduce_max over any set of dimensions (float types): the
 /// operand is permuted (when needed) so that the reduced dimensions are innermost, then every
 /// contiguous row is reduced in double and rounded once. Empty reductions: sum 0, mean NaN,
-/// max -inf; max propagates NaN (torch.amax).
+/// max -inf; max propagates NaN (torch.amax). Also tensor.count_valid: the labels that are not
+/// ignore_index, counted exactly and converted once to the float result type.
 /// </summary>
 public sealed class ReduceKernels : IKernelSet
 {
@@ -19,6 +20,19 @@ public sealed class ReduceKernels : IKernelSet
         table.Add("tensor.reduce_sum", k => Reduce(k, Kind.Sum));
         table.Add("tensor.reduce_mean", k => Reduce(k, Kind.Mean));
         table.Add("tensor.reduce_max", k => Reduce(k, Kind.Max));
+        table.Add("tensor.count_valid", CountValid);
+    }
+
+    private static HostTensor[] CountValid(KernelContext k)
+    {
+        var labels = k.Input(0).Ints!;
+        long ignore = AutoSpIR.Dialects.Tensor.CountValid.IgnoreIndexOf(k.Op);
+        long n = 0;
+        foreach (var t in labels)
+            if (t != ignore) n++;
+        var r = k.NewResult();
+        r.Set(0, n);
+        return new[] { r };
     }
 
     private static HostTensor[] Reduce(KernelContext k, Kind kind)

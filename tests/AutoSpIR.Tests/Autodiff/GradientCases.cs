@@ -30,7 +30,7 @@ public sealed class GradientCases
     {
         "add", "sub", "mul", "div", "neg", "exp", "log", "rsqrt", "silu", "gelu",
         "matmul", "linear", "linear_wgrad", "embedding", "broadcast", "reshape", "transpose", "slice", "pad", "concat", "shift",
-        "reduce_sum", "reduce_mean", "reduce_max", "softmax", "rms_norm", "rope", "attention", "cross_entropy", "cast",
+        "reduce_sum", "reduce_mean", "reduce_max", "softmax", "rms_norm", "rope", "attention", "cross_entropy", "count_valid", "cast",
     };
 
     private readonly Random _rng;
@@ -348,6 +348,19 @@ public sealed class GradientCases
                 var attrText = attrs.Count == 0 ? "" : $" {{{string.Join(", ", attrs)}}}";
                 Line($"%y = tensor.cross_entropy {logits}, {labels}{attrText} : ({T(new[] { b, s, v })}, {T(new[] { b, s }, elem)}) -> tensor<f64>");
                 return Finish(op, Array.Empty<long>());
+            }
+            case "count_valid":
+            {
+                // The count has no gradient (integer labels); a loss divided by it differentiates through the division.
+                var sl = Shape(1, 3);
+                string elem = Chance(0.5) ? "i64" : "i32";
+                var x = Float("x", sl, -2, 2);
+                var labels = Ints("labels", sl, elem, () => Chance(0.3) ? -100 : _rng.Next(5));
+                _args[^1].Ints![0] = 1;   // at least one counted label (no division by 0)
+                Line($"%n = tensor.count_valid {labels} : {T(sl, elem)} -> tensor<f64>");
+                Line($"%nb = tensor.broadcast %n {{dims = [], shape = {List(sl)}}} : tensor<f64> -> {T(sl)}");
+                Line($"%y = tensor.div {x}, %nb : {T(sl)}");
+                return Finish(op, sl);
             }
             case "cast":
             {

@@ -82,4 +82,33 @@ public class ReduceKernelTests
         Assert.Equal(new[] { 2.0, 4.0 }, RT.RunOne("tensor.reduce_mean", new[] { "tensor<2x2xbf16>" }, "tensor<2xbf16>", "dims = [0]", x).ToDoubles());
         Assert.Equal(new[] { 3.0, 9.0 }, RT.RunOne("tensor.reduce_sum", new[] { "tensor<2x2xbf16>" }, "tensor<2x1xbf16>", "dims = [1], keepdim", x).ToDoubles());
     }
+
+    [Theory]
+    [InlineData("i64", "f64", null)]
+    [InlineData("i32", "f32", -1L)]
+    [InlineData("i8", "bf16", 0L)]
+    [InlineData("i64", "f16", 5L)]
+    public void CountValidCountsWhatIsNotIgnored(string labelType, string result, long? ignore)
+    {
+        var labels = RT.Random($"3x4x5x{labelType}", 50, -3, 8);
+        long ig = ignore ?? -100;
+        for (long i = 0; i < labels.Count; i += 7) labels.Ints![i] = ig;
+        var n = RT.RunOne("tensor.count_valid", new[] { $"tensor<3x4x5x{labelType}>" }, $"tensor<{result}>",
+            ignore is null ? "" : $"ignore_index = {ignore}", labels);
+        Assert.Equal((double)labels.Ints!.Count(t => t != ig), n.Get(0));
+        Assert.Equal(result, n.Type.Element.Name);
+    }
+
+    [Fact]
+    public void CountValidHandComputedAndRounded()
+    {
+        // [[1, -100, 3], [-100, -100, 0]]: 3 labels count; with ignore_index = 0, 5 do.
+        var labels = RT.Of("2x3xi64", 1, -100, 3, -100, -100, 0);
+        Assert.Equal(new[] { 3.0 }, RT.RunOne("tensor.count_valid", new[] { "tensor<2x3xi64>" }, "tensor<f32>", "", labels).ToDoubles());
+        Assert.Equal(new[] { 5.0 }, RT.RunOne("tensor.count_valid", new[] { "tensor<2x3xi64>" }, "tensor<f64>", "ignore_index = 0", labels).ToDoubles());
+        Assert.Equal(new[] { 0.0 }, RT.RunOne("tensor.count_valid", new[] { "tensor<0xi32>" }, "tensor<f32>", "", RT.Of("0xi32")).ToDoubles());
+        // 257 counted labels: bf16 has no 257, the count rounds once (to even: 256).
+        var many = RT.Of("257xi64", new double[257]);
+        Assert.Equal(new[] { 256.0 }, RT.RunOne("tensor.count_valid", new[] { "tensor<257xi64>" }, "tensor<bf16>", "", many).ToDoubles());
+    }
 }

@@ -256,6 +256,8 @@ public class ShardingRuleTests
             RuleOf("tensor.shift", new Type[] { T(2, 8, 4) }, new[] { ("dim", (Attribute)Ctx.Integer(-2)), ("amount", (Attribute)Ctx.Integer(-3)) }));
         Assert.Equal("([i, j])->([i, j]) {i=2, j=8}",
             RuleOf("tensor.shift", new Type[] { T(2, 8) }, new[] { dim1, ("amount", (Attribute)Ctx.Integer(0)) }));
+        Assert.Equal("([i, j])->([]) {i=2, j=8} reduction={i, j}",
+            RuleOf("tensor.count_valid", new Type[] { I(2, 8) }, results: new Type[] { T() }));
         Assert.Null(Constant.Def.ShardingRule!(new OpState(Ctx, Constant.Def, Array.Empty<Type>(),
             Ctx.Dictionary(new[] { new KeyValuePair<string, Attribute>("value", Ctx.Splat(T(2), 1.0)) }), new Type[] { T(2) })));
     }
