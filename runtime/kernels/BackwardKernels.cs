@@ -289,7 +289,7 @@ public sealed class BackwardKernels : IKernelSet
 
     // ------------------------------------------------------------------ cross_entropy
 
-    /// <summary>dlogits[b, s, :] = dloss / N * (softmax(logits[b, s, :]) - onehot(t)) at the counted positions, else 0.</summary>
+    /// <summary>dlogits[b, s, :] = coef * (softmax(logits[b, s, :]) - onehot(t)) at the counted positions, else 0; coef = dloss / N (mean) or dloss (sum).</summary>
     private static HostTensor[] CrossEntropyGradKernel(KernelContext k)
     {
         var type = k.ResultType(0);
@@ -310,7 +310,7 @@ public sealed class BackwardKernels : IKernelSet
             }
         var dz = new double[z.Length];
         if (counted == 0) return new[] { Write(type, dz) };
-        double coef = dloss / counted;
+        double coef = CrossEntropy.IsSum(k.Op) ? dloss : dloss / counted;
         for (long b = 0; b < B; b++)
             for (long s = 0; s + shift < S; s++)
             {

@@ -6,8 +6,8 @@ namespace AutoSpIR.Runtime.Kernels;
 
 /// <summary>
 /// tensor.embedding (row gather; an id outside [0, V) is a runtime error) and
-/// tensor.cross_entropy (mean token cross-entropy with shift and ignore_index; a counted
-/// target outside [0, V) is a runtime error), computed in double and rounded once.
+/// tensor.cross_entropy (mean or summed token cross-entropy with shift and ignore_index; a
+/// counted target outside [0, V) is a runtime error), computed in double and rounded once.
 /// </summary>
 public sealed class EmbeddingKernels : IKernelSet
 {
@@ -37,7 +37,8 @@ public sealed class EmbeddingKernels : IKernelSet
         return new[] { r };
     }
 
-    // mean over counted (b, s < S - shift) of -(z[t] - m - log(sum_c exp(z[c] - m))), t = labels[b, s + shift].
+    // sum over counted (b, s < S - shift) of -(z[t] - m - log(sum_c exp(z[c] - m))), t = labels[b, s + shift],
+    // in row-major order; the mean divides that sum once by the count.
     private static HostTensor[] CrossEntropy(KernelContext k)
     {
         var logits = Read(k.Input(0));
@@ -65,6 +66,7 @@ public sealed class EmbeddingKernels : IKernelSet
                 counted++;
             }
         var type = k.ResultType(0);
-        return new[] { Write(type, new[] { total / counted }) };
+        bool sum = AutoSpIR.Dialects.Tensor.CrossEntropy.IsSum(k.Op);
+        return new[] { Write(type, new[] { sum ? total : total / counted }) };
     }
 }

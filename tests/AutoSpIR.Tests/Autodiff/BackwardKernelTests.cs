@@ -22,6 +22,7 @@ public class BackwardKernelTests
         { "tensor.rope_grad", new[] { "1x3x2x4xE" }, new[] { "1x3x2x4xE" }, "offset = 2, theta = 10000.0", "f32" },
         { "tensor.attention_grad", new[] { "1x3x4x2xE", "1x5x2x2xE", "1x5x2x3xE", "1x3x4x3xE" }, new[] { "1x3x4x2xE", "1x5x2x2xE", "1x5x2x3xE" }, "causal", "bf16" },
         { "tensor.cross_entropy_grad", new[] { "2x3x5xE", "2x3xi64", "E" }, new[] { "2x3x5xE" }, "shift = 1", "f32" },
+        { "tensor.cross_entropy_grad", new[] { "2x3x5xE", "2x3xi64", "E" }, new[] { "2x3x5xE" }, "reduction = \"sum\", shift = 0", "bf16" },
         { "tensor.embedding_grad", new[] { "2x3x4xE", "2x3xi64" }, new[] { "5x4xE" }, "num_embeddings = 5", "bf16" },
         { "tensor.pad", new[] { "2x3xE" }, new[] { "3x5xE" }, "high = [0, 2], low = [1, 0]", "f16" },
     };

@@ -344,6 +344,7 @@ public sealed class GradientCases
                 _args[^1].Ints![shift] = _rng.Next((int)v);
                 var attrs = new List<string>();
                 if (ignoreAttr is { } ig) attrs.Add($"ignore_index = {ig}");
+                if (_rng.Next(3) is var red && red > 0) attrs.Add(red == 1 ? "reduction = \"mean\"" : "reduction = \"sum\"");
                 if (shiftAttr is { } sh) attrs.Add($"shift = {sh}");
                 var attrText = attrs.Count == 0 ? "" : $" {{{string.Join(", ", attrs)}}}";
                 Line($"%y = tensor.cross_entropy {logits}, {labels}{attrText} : ({T(new[] { b, s, v })}, {T(new[] { b, s }, elem)}) -> tensor<f64>");

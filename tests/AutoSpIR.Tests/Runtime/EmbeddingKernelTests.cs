@@ -34,8 +34,8 @@ public class EmbeddingKernelTests
         Assert.Equal(new Location("t.aspir", 2, 8), e.Location);   // the op name
     }
 
-    /// <summary>The loss by the book: -log(softmax(z)[t]) averaged over counted positions.</summary>
-    private static double Reference(HostTensor logits, HostTensor labels, long shift, long ignore)
+    /// <summary>The loss by the book: -log(softmax(z)[t]) averaged (or summed) over counted positions.</summary>
+    private static double Reference(HostTensor logits, HostTensor labels, long shift, long ignore, bool sum = false)
     {
         long b = logits.Type.Dim(0), s = logits.Type.Dim(1), v = logits.Type.Dim(2);
         double total = 0;
@@ -50,7 +50,7 @@ public class EmbeddingKernelTests
                 total += -Math.Log(Math.Exp(logits.Get((bi * s + si) * v + t)) / sumExp);
                 n++;
             }
-        return total / n;
+        return sum ? total : total / n;
     }
 
     [Theory]
@@ -71,6 +71,60 @@ public class EmbeddingKernelTests
         var attrs = string.Join(", ", new[] { ignore is null ? null : $"ignore_index = {ignore}", shift is null ? null : $"shift = {shift}" }.Where(a => a is not null));
         var loss = RT.RunOne("tensor.cross_entropy", new[] { $"tensor<{b}x{s}x{v}x{elem}>", $"tensor<{b}x{s}x{labelType}>" }, $"tensor<{elem}>", attrs, logits, labels);
         RT.Check(new[] { Reference(logits, labels, sh, ig) }, loss, rtol: 1e-14);
+    }
+
+    [Theory]
+    [InlineData("f64", "i64", null)]
+    [InlineData("f32", "i32", 0L)]
+    [InlineData("bf16", "i64", 2L)]
+    public void CrossEntropySum(string elem, string labelType, long? shift)
+    {
+        long b = 2, s = 5, v = 6;
+        var logits = RT.Random($"{b}x{s}x{v}x{elem}", 82, -3, 3);
+        var labels = RT.Of($"{b}x{s}x{labelType}", 1, 5, -100, 0, 3, 2, -100, 5, 4, 5);
+        var attrs = "reduction = \"sum\"" + (shift is null ? "" : $", shift = {shift}");
+        var loss = RT.RunOne("tensor.cross_entropy", new[] { $"tensor<{b}x{s}x{v}x{elem}>", $"tensor<{b}x{s}x{labelType}>" }, $"tensor<{elem}>", attrs, logits, labels);
+        RT.Check(new[] { Reference(logits, labels, shift ?? 1, -100, sum: true) }, loss, rtol: 1e-14);
+        // Nothing counted: a sum of no terms is 0 (the mean's NaN is 0 / 0).
+        var none = RT.RunOne("tensor.cross_entropy", new[] { "tensor<1x2x2xf32>", "tensor<1x2xi64>" }, "tensor<f32>", "reduction = \"sum\"",
+            RT.Of("1x2x2xf32", 0, 0, 5, 5), RT.Of("1x2xi64", 0, -100));
+        Assert.Equal(0.0, none.Get(0));
+    }
+
+    /// <summary>
+    /// The identities the sequence-parallel rewrite relies on, bit for bit in f64: the mean is the sum
+    /// divided once by count_valid of the shifted labels; cross_entropy {shift = 1} is cross_entropy
+    /// {shift = 0} of labels shifted by tensor.shift with fill = ignore_index, and so are their gradients.
+    /// </summary>
+    [Theory]
+    [InlineData(-100L)]
+    [InlineData(3L)]
+    public void MeanIsTheSumOverTheCountOfTheShiftedLabels(long ignore)
+    {
+        var func = RT.Func($$"""
+            func.func @f(%z: tensor<2x6x7xf64>, %l: tensor<2x6xi64>, %d: tensor<f64>)
+                -> (tensor<f64>, tensor<f64>, tensor<f64>, tensor<f64>, tensor<2x6x7xf64>, tensor<2x6x7xf64>, tensor<2x6x7xf64>) {
+              %mean = tensor.cross_entropy %z, %l {ignore_index = {{ignore}}} : (tensor<2x6x7xf64>, tensor<2x6xi64>) -> tensor<f64>
+              %t = tensor.shift %l {amount = 1, dim = 1, fill = {{ignore}}} : tensor<2x6xi64>
+              %sum = tensor.cross_entropy %z, %t {ignore_index = {{ignore}}, reduction = "sum", shift = 0} : (tensor<2x6x7xf64>, tensor<2x6xi64>) -> tensor<f64>
+              %n = tensor.count_valid %t {ignore_index = {{ignore}}} : tensor<2x6xi64> -> tensor<f64>
+              %q = tensor.div %sum, %n : tensor<f64>
+              %m0 = tensor.cross_entropy %z, %t {ignore_index = {{ignore}}, shift = 0} : (tensor<2x6x7xf64>, tensor<2x6xi64>) -> tensor<f64>
+              %g = tensor.cross_entropy_grad %z, %l, %d {ignore_index = {{ignore}}} : (tensor<2x6x7xf64>, tensor<2x6xi64>, tensor<f64>) -> tensor<2x6x7xf64>
+              %g0 = tensor.cross_entropy_grad %z, %t, %d {ignore_index = {{ignore}}, shift = 0} : (tensor<2x6x7xf64>, tensor<2x6xi64>, tensor<f64>) -> tensor<2x6x7xf64>
+              %dn = tensor.div %d, %n : tensor<f64>
+              %gs = tensor.cross_entropy_grad %z, %t, %dn {ignore_index = {{ignore}}, reduction = "sum", shift = 0} : (tensor<2x6x7xf64>, tensor<2x6xi64>, tensor<f64>) -> tensor<2x6x7xf64>
+              func.return %mean, %q, %m0, %n, %g, %g0, %gs : tensor<f64>, tensor<f64>, tensor<f64>, tensor<f64>, tensor<2x6x7xf64>, tensor<2x6x7xf64>, tensor<2x6x7xf64>
+            }
+            """);
+        var labels = RT.Of("2x6xi64", 4, 6, ignore, 0, 2, 1, 5, ignore, 3, 3, 6, ignore);
+        var r = Interpreter.Run(func, new[] { RT.Random("2x6x7xf64", 83, -4, 4), labels, RT.Of("f64", 0.7) }).Results;
+        double expectedCount = labels.Ints!.Where((t, i) => i % 6 != 0 && t != ignore).Count();
+        Assert.Equal(expectedCount, r[3].Get(0));
+        Assert.Equal(r[0].Get(0), r[1].Get(0));
+        Assert.Equal(r[0].Get(0), r[2].Get(0));
+        Assert.Equal(r[4].F64, r[5].F64);
+        Assert.Equal(r[4].F64, r[6].F64);
     }
 
     [Fact]

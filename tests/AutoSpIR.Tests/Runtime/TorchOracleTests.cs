@@ -22,7 +22,7 @@ public sealed class TorchOracleTests : IDisposable
                           %q2: tensor<1x6x6x8xf64>, %k2: tensor<1x6x3x8xf64>, %v2: tensor<1x6x3x8xf64>,
                           %logits: tensor<2x6x11xf64>, %labels: tensor<2x6xi64>, %labels2: tensor<2x6xi64>, %s: tensor<3x4x5xf64>)
             -> (tensor<2x5x16xf64>, tensor<2x5x4x16xf64>, tensor<2x5x4x6xf64>, tensor<2x5x4x6xf64>, tensor<1x6x6x8xf64>,
-                tensor<f64>, tensor<f64>, tensor<3x4x5xf64>, tensor<3x4x5xf64>, tensor<3x4x5xf64>) {
+                tensor<f64>, tensor<f64>, tensor<f64>, tensor<3x4x5xf64>, tensor<3x4x5xf64>, tensor<3x4x5xf64>) {
           %rms = tensor.rms_norm %x, %w {eps = 1.0e-06} : (tensor<2x5x16xf64>, tensor<16xf64>) -> tensor<2x5x16xf64>
           %rope = tensor.rope %r {offset = 3, theta = 10000.0} : tensor<2x5x4x16xf64> -> tensor<2x5x4x16xf64>
           %att_causal = tensor.attention %q, %k, %v {causal} : (tensor<2x5x4x8xf64>, tensor<2x7x2x8xf64>, tensor<2x7x2x6xf64>) -> tensor<2x5x4x6xf64>
@@ -30,17 +30,18 @@ public sealed class TorchOracleTests : IDisposable
           %att_square = tensor.attention %q2, %k2, %v2 {causal} : (tensor<1x6x6x8xf64>, tensor<1x6x3x8xf64>, tensor<1x6x3x8xf64>) -> tensor<1x6x6x8xf64>
           %ce = tensor.cross_entropy %logits, %labels : (tensor<2x6x11xf64>, tensor<2x6xi64>) -> tensor<f64>
           %ce2 = tensor.cross_entropy %logits, %labels2 {ignore_index = 3, shift = 2} : (tensor<2x6x11xf64>, tensor<2x6xi64>) -> tensor<f64>
+          %ce_sum = tensor.cross_entropy %logits, %labels {reduction = "sum"} : (tensor<2x6x11xf64>, tensor<2x6xi64>) -> tensor<f64>
           %silu = tensor.silu %s : tensor<3x4x5xf64>
           %gelu = tensor.gelu %s : tensor<3x4x5xf64>
           %softmax = tensor.softmax %s {dim = 1} : tensor<3x4x5xf64> -> tensor<3x4x5xf64>
-          func.return %rms, %rope, %att_causal, %att_full, %att_square, %ce, %ce2, %silu, %gelu, %softmax
+          func.return %rms, %rope, %att_causal, %att_full, %att_square, %ce, %ce2, %ce_sum, %silu, %gelu, %softmax
             : tensor<2x5x16xf64>, tensor<2x5x4x16xf64>, tensor<2x5x4x6xf64>, tensor<2x5x4x6xf64>, tensor<1x6x6x8xf64>,
-              tensor<f64>, tensor<f64>, tensor<3x4x5xf64>, tensor<3x4x5xf64>, tensor<3x4x5xf64>
+              tensor<f64>, tensor<f64>, tensor<f64>, tensor<3x4x5xf64>, tensor<3x4x5xf64>, tensor<3x4x5xf64>
         }
         """;
 
     private static readonly string[] ArgNames = { "x", "w", "r", "q", "k", "v", "q2", "k2", "v2", "logits", "labels", "labels2", "s" };
-    private static readonly string[] ResultNames = { "rms", "rope", "att_causal", "att_full", "att_square", "ce", "ce2", "silu", "gelu", "softmax" };
+    private static readonly string[] ResultNames = { "rms", "rope", "att_causal", "att_full", "att_square", "ce", "ce2", "ce_sum", "silu", "gelu", "softmax" };
 
     private const string Script = """
         import json, struct, sys
@@ -98,10 +99,10 @@ public sealed class TorchOracleTests : IDisposable
                 scores = scores.masked_fill(~mask, float('-inf'))
             return (torch.softmax(scores, dim=-1) @ v).transpose(1, 2)
 
-        def causal_lm_loss(logits, labels, shift, ignore_index):
+        def causal_lm_loss(logits, labels, shift, ignore_index, reduction='mean'):
             v = logits.shape[-1]
             return F.cross_entropy(logits[:, :logits.shape[1] - shift].reshape(-1, v),
-                                   labels[:, shift:].reshape(-1), ignore_index=ignore_index)
+                                   labels[:, shift:].reshape(-1), ignore_index=ignore_index, reduction=reduction)
 
         a = read(sys.argv[1])
         x, w = a['x'], a['w']
@@ -113,6 +114,7 @@ public sealed class TorchOracleTests : IDisposable
             'att_square': attention(a['q2'], a['k2'], a['v2'], True),
             'ce': causal_lm_loss(a['logits'], a['labels'], 1, -100),
             'ce2': causal_lm_loss(a['logits'], a['labels2'], 2, 3),
+            'ce_sum': causal_lm_loss(a['logits'], a['labels'], 1, -100, 'sum'),
             'silu': F.silu(a['s']),
             'gelu': F.gelu(a['s']),
             'softmax': torch.softmax(a['s'], dim=1),

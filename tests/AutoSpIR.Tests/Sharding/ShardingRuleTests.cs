@@ -196,8 +196,16 @@ public class ShardingRuleTests
         var shift = ("shift", (Attribute)Ctx.Integer(1));
         Assert.Equal("([i, j, k], [i, j])->([]) {i=2, j=16, k=256} reduction={i, j} need_replication={k} halo={j=1} combine=counted_mean",
             RuleOf("tensor.cross_entropy", new Type[] { T(2, 16, 256), I(2, 16) }, new[] { shift }));
+        // A summed loss: the shards' partial sums add; the halo stays.
+        var sum = ("reduction", (Attribute)Ctx.String("sum"));
+        Assert.Equal("([i, j, k], [i, j])->([]) {i=2, j=16, k=256} reduction={i, j} need_replication={k} halo={j=1}",
+            RuleOf("tensor.cross_entropy", new Type[] { T(2, 16, 256), I(2, 16) }, new[] { shift, sum }));
+        Assert.Equal("([i, j, k], [i, j])->([]) {i=2, j=16, k=256} reduction={i, j} need_replication={k} combine=counted_mean",
+            RuleOf("tensor.cross_entropy", new Type[] { T(2, 16, 256), I(2, 16) }, new[] { ("shift", (Attribute)Ctx.Integer(0)), ("reduction", (Attribute)Ctx.String("mean")) }));
         Assert.Equal("([i, j, k], [i, j], [])->([i, j, k]) {i=2, j=16, k=256} need_replication={k} positional={j} halo={j=1}",
             RuleOf("tensor.cross_entropy_grad", new Type[] { T(2, 16, 256), I(2, 16), T() }));
+        Assert.Equal("([i, j, k], [i, j], [])->([i, j, k]) {i=2, j=16, k=256} need_replication={k} positional={j} halo={j=1}",
+            RuleOf("tensor.cross_entropy_grad", new Type[] { T(2, 16, 256), I(2, 16), T() }, new[] { sum }));
         Assert.Equal("([i, j, k], [i, j], [])->([i, j, k]) {i=2, j=16, k=256} need_replication={k}",
             RuleOf("tensor.cross_entropy_grad", new Type[] { T(2, 16, 256), I(2, 16), T() }, new[] { ("shift", (Attribute)Ctx.Integer(0)) }));
         Assert.Equal("([i, j], [k, l])->([k, l, j]) {i=256, j=64, k=2, l=16} need_replication={i}",
