@@ -188,7 +188,7 @@ public sealed class BackwardKernels : IKernelSet
         var type = k.ResultType(0);
         var dy = Read(k.Input(0));
         double theta = k.Op.GetFloat("theta") ?? 10000.0;
-        long offset = Int(k.Op, "offset", 0);
+        long offset = RopeOffset(k);
         long b = type.Dim(0), s = type.Dim(1), n = type.Dim(2), d = type.Dim(3), half = d / 2;
         var dx = new double[dy.Length];
         var cos = new double[half];

@@ -142,6 +142,22 @@ internal static class KernelUtil
         double.IsNaN(v) ? "NaN" : double.IsPositiveInfinity(v) ? "inf" : double.IsNegativeInfinity(v) ? "-inf"
         : v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// The position of sequence row 0 of tensor.rope and rope_grad: the <c>offset</c> attribute plus the
+    /// value of the optional offset operand (#1); a negative position is an error of the program.
+    /// </summary>
+    public static long RopeOffset(KernelContext k)
+    {
+        long attr = AutoSpIR.Dialects.Tensor.Rope.OffsetOf(k.Op);
+        if (k.Inputs.Length < 2) return attr;
+        long value = k.Input(1).Ints![0];
+        if (value < -attr)
+            throw k.Error($"has position offset {attr} (attribute) + {value} (operand #1 ('offset')), which is negative");
+        if (value > long.MaxValue - attr)
+            throw k.Error($"has position offset {attr} (attribute) + {value} (operand #1 ('offset')), which overflows");
+        return attr + value;
+    }
+
     /// <summary>An integer attribute of the op, or <paramref name="fallback"/>.</summary>
     public static long Int(Operation op, string name, long fallback) => op.GetInt(name) ?? fallback;
 

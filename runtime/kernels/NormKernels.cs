@@ -38,7 +38,7 @@ public sealed class NormKernels : IKernelSet
         return new[] { Write(type, y) };
     }
 
-    // Rotate-half RoPE over [B, S, N, D] at positions offset + s.
+    // Rotate-half RoPE over [B, S, N, D] at positions offset + s (the attribute plus the optional offset operand).
     private static HostTensor[] Rope(KernelContext k)
     {
         var x = Read(k.Input(0));
@@ -46,7 +46,7 @@ public sealed class NormKernels : IKernelSet
         long b = type.Dim(0), s = type.Dim(1), n = type.Dim(2), d = type.Dim(3);
         int half = (int)(d / 2);
         double theta = k.Op.GetFloat("theta") ?? 10000.0;
-        long offset = k.Op.GetInt("offset") ?? 0;
+        long offset = RopeOffset(k);
         // cos/sin of the D/2 angles of each position, shared by batches and heads.
         var cos = new double[s * half];
         var sin = new double[s * half];

@@ -311,7 +311,14 @@ public sealed class GradientCases
                 var x = Float("x", sx, -2, 2);
                 double theta = new[] { 10000.0, 500000.0, 100.0, 3.5 }[_rng.Next(4)];
                 var attrs = Chance(0.5) ? $"offset = {Next(0, 5)}, theta = {Num(theta)}" : $"theta = {Num(theta)}";
-                Line($"%y = tensor.rope {x} {{{attrs}}} : {T(sx)} -> {T(sx)}");
+                if (Chance(0.4))
+                {
+                    // A run-time position offset: an integer operand, which gets no gradient.
+                    string elem = Chance(0.5) ? "i64" : "i32";
+                    var off = Ints("off", Array.Empty<long>(), elem, () => Next(0, 6));
+                    Line($"%y = tensor.rope {x}, {off} {{{attrs}}} : ({T(sx)}, {T(Array.Empty<long>(), elem)}) -> {T(sx)}");
+                }
+                else Line($"%y = tensor.rope {x} {{{attrs}}} : {T(sx)} -> {T(sx)}");
                 return Finish(op, sx);
             }
             case "attention":

@@ -69,6 +69,38 @@ public class NormKernelTests
         RT.Check(expected, y, rtol: 1e-13, atol: 1e-15);
     }
 
+    /// <summary>The offset operand adds to the attribute: rope and rope_grad at attr + value equal them at that attribute, bit for bit.</summary>
+    [Theory]
+    [InlineData("f64", "i64", 0L, 7L)]
+    [InlineData("f32", "i32", 3L, 5L)]
+    [InlineData("bf16", "i64", 100L, 0L)]
+    [InlineData("f64", "i32", 9L, -4L)]
+    public void RopeOffsetOperandAddsToTheAttribute(string elem, string offsetType, long attr, long value)
+    {
+        string type = $"2x3x2x8x{elem}";
+        var x = RT.Random(type, 64, -2, 2);
+        var off = RT.Of(offsetType, value);
+        foreach (var op in new[] { "tensor.rope", "tensor.rope_grad" })
+        {
+            var attrs = attr == 0 ? "theta = 10000.0" : $"offset = {attr}, theta = 10000.0";
+            var withOperand = RT.RunOne(op, new[] { $"tensor<{type}>", $"tensor<{offsetType}>" }, $"tensor<{type}>", attrs, x, off);
+            var withAttr = RT.RunOne(op, new[] { $"tensor<{type}>" }, $"tensor<{type}>", $"offset = {attr + value}, theta = 10000.0", x);
+            Assert.Equal(withAttr.ToDoubles(), withOperand.ToDoubles());
+        }
+    }
+
+    [Theory]
+    [InlineData("tensor.rope")]
+    [InlineData("tensor.rope_grad")]
+    public void RopeNegativePositionIsARuntimeError(string op)
+    {
+        var func = RT.Func(RT.OneOp(op, new[] { "tensor<1x2x1x2xf32>", "tensor<i64>" }, "tensor<1x2x1x2xf32>", "offset = 2, theta = 10000.0"));
+        var e = Assert.Throws<RuntimeErrorException>(() => Interpreter.Run(func, new[] { RT.Random("1x2x1x2xf32", 65), RT.Of("i64", -3) }));
+        Assert.Equal($"'{op}' op has position offset 2 (attribute) + -3 (operand #1 ('offset')), which is negative", e.Message);
+        // -2 is fine: row 0 is position 0.
+        Interpreter.Run(func, new[] { RT.Random("1x2x1x2xf32", 65), RT.Of("i64", -2) });
+    }
+
     [Fact]
     public void RopeHandComputed()
     {

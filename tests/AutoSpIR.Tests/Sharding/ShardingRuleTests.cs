@@ -222,6 +222,11 @@ public class ShardingRuleTests
             RuleOf("tensor.rope", new Type[] { T(2, 16, 4, 8) }, new[] { theta }));
         Assert.Equal("([i, j, k, l])->([i, j, k, l]) {i=2, j=16, k=4, l=8} need_replication={l} positional={j}",
             RuleOf("tensor.rope_grad", new Type[] { T(2, 16, 4, 8) }, new[] { theta }));
+        // The run-time offset operand is a scalar: no factor.
+        Assert.Equal("([i, j, k, l], [])->([i, j, k, l]) {i=2, j=16, k=4, l=8} need_replication={l} positional={j}",
+            RuleOf("tensor.rope", new Type[] { T(2, 16, 4, 8), I() }, new[] { theta }));
+        Assert.Equal("([i, j, k, l], [])->([i, j, k, l]) {i=2, j=16, k=4, l=8} need_replication={l} positional={j}",
+            RuleOf("tensor.rope_grad", new Type[] { T(2, 16, 4, 8), Ctx.Tensor(Ctx.I32, Array.Empty<long>()) }, new[] { theta }));
     }
 
     [Fact]
