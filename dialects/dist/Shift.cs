@@ -1,18 +1,22 @@
 namespace AutoSpIR.Dialects.Dist;
 
 /// <summary>
-/// <c>%y = dist.shift %x {axes = ["sp"], mesh = @mesh, offset = 1, rotate} : tensor&lt;4x8xf32&gt;</c>:
+/// <c>%y = dist.shift %x {axes = ["sp"], mesh = @mesh, offset = 1, rotate} : tensor&lt;4x8xf32&gt;</c>,
+/// <c>%y = dist.shift %l {axes = ["sp"], fill = -100, mesh = @mesh, offset = -1} : tensor&lt;2x1xi64&gt;</c>:
 /// a ring send/receive: group position i receives the tensor of position i - offset. LOCAL view.
 /// <para>
 /// Operand: a tensor, any element type, no <c>#dist.sharding</c> encoding. Attributes:
 /// <c>mesh</c>, <c>axes</c> (the group, <see cref="Group"/>); <c>offset</c> (integer, required,
-/// any sign); <c>rotate</c> (unit, optional). Result: the operand's type.
+/// any sign); <c>rotate</c> (unit, optional); <c>fill</c> (optional, default 0, not with
+/// <c>rotate</c>): an integer for an integer element type (within the type's range), an integer or
+/// a float for a floating-point one (rounded once to the element type). Result: the operand's type.
 /// </para>
 /// <para>
 /// Semantics: position i's result is the operand of position s = i - offset
 /// (<see cref="SourceOf"/>). When s is outside [0, G): with <c>rotate</c>, s is taken modulo G
-/// (into [0, G)); without it, the result is zeros. Position p sends its operand to p + offset
-/// (<see cref="DestinationOf"/>) when that is a position (always, with <c>rotate</c>).
+/// (into [0, G)); without it, the result is a tensor filled with <c>fill</c> (zeros by default:
+/// the last sequence shard's halo of labels is ignore_index, not 0). Position p sends its operand
+/// to p + offset (<see cref="DestinationOf"/>) when that is a position (always, with <c>rotate</c>).
 /// </para>
 /// <para>
 /// Costs: 0 FLOPs. CommBytes = bytes(x) when some position sends to another position: a
@@ -20,23 +24,26 @@ namespace AutoSpIR.Dialects.Dist;
 /// count, the largest over positions. 0 when nothing moves between ranks: G = 1, offset = 0,
 /// offset a multiple of G with <c>rotate</c>, or |offset| &gt;= G without it.
 /// </para>
-/// <para>Gradient: <c>dist.shift</c> of dy by -offset, same group and <c>rotate</c>.</para>
+/// <para>Gradient: <c>dist.shift</c> of dy by -offset, same group and <c>rotate</c>, filled with zeros
+/// (the filled positions are constants: no gradient flows back from them).</para>
 /// </summary>
 public static class Shift
 {
     public static readonly OpDef Def = new()
     {
+        SeesEncodings = true,
         Name = "dist.shift",
-        Summary = "Ring send/receive: group position i receives the tensor of position i - offset (zeros or modulo G at the ends).",
+        Summary = "Ring send/receive: group position i receives the tensor of position i - offset (fill, zeros by default, or modulo G at the ends).",
         Operands = new[] { "input" },
         Attributes = new[]
         {
             Group.MeshSpec, Group.AxesSpec,
             new AttrSpec("offset", AttrKind.Integer, Required: true, Doc: "position i receives from position i - offset"),
             new AttrSpec("rotate", AttrKind.Unit, Doc: "wrap around modulo G instead of receiving zeros"),
+            new AttrSpec("fill", AttrKind.Float, Doc: "the value of a result with no source (integer for integer types); default 0; not with rotate"),
         },
         Traits = OpTraits.Pure | OpTraits.SameOperandsAndResultType,
-        InferResultTypes = s => DistVerify.RequireLocalTensor(s, 0, out var x) ? new Type[] { x } : null,
+        InferResultTypes = Infer,
         Verify = (op, s) => Group.Verify(op, s, out _),
         Flops = _ => 0,
         CommBytes = op =>
@@ -72,9 +79,48 @@ public static class Shift
         return p >= 0 && p < g ? (long)p : -1;
     }
 
-    /// <summary>Builds <c>dist.shift</c> of <paramref name="x"/> by <paramref name="offset"/> over <paramref name="group"/>.</summary>
-    public static Value Create(Builder b, Value x, Group group, long offset, bool rotate = false) =>
-        DistDialect.CreateCollective(b, Def, x, group, (s, _) => Def.InferResultTypes!(s)?[0] as TensorType,
-            rotate ? new[] { ("offset", (Attribute)b.Context.Integer(offset)), ("rotate", b.Context.Unit) }
-                   : new[] { ("offset", (Attribute)b.Context.Integer(offset)) });
+    /// <summary>
+    /// Builds <c>dist.shift</c> of <paramref name="x"/> by <paramref name="offset"/> over <paramref name="group"/>,
+    /// with <paramref name="fill"/> (an IntegerAttr or FloatAttr; none for zeros) where there is no source.
+    /// </summary>
+    public static Value Create(Builder b, Value x, Group group, long offset, bool rotate = false, Attribute? fill = null)
+    {
+        var attrs = new List<(string, Attribute)> { ("offset", b.Context.Integer(offset)) };
+        if (rotate) attrs.Add(("rotate", b.Context.Unit));
+        if (fill is not null) attrs.Add(("fill", fill));
+        return DistDialect.CreateCollective(b, Def, x, group, (s, _) => Def.InferResultTypes!(s)?[0] as TensorType, attrs.ToArray());
+    }
+
+    /// <summary>The fill of a verified shift op as a double (0 when absent).</summary>
+    public static double FillOf(Operation op) => op.GetFloat("fill") ?? 0;
+
+    private static Type[]? Infer(OpState s)
+    {
+        if (!DistVerify.RequireLocalTensor(s, 0, out var x)) return null;
+        switch (s.Attr("fill"))
+        {
+            case null:
+                break;
+            case not null when s.Flag("rotate"):
+                return s.Fail("fill has no meaning with rotate (every position has a source)");
+            case IntegerAttr i when x.Element.IsInteger:
+                var (min, max) = x.Element.Kind switch
+                {
+                    ScalarKind.I1 => (0L, 1L),
+                    ScalarKind.I8 => ((long)sbyte.MinValue, (long)sbyte.MaxValue),
+                    ScalarKind.I32 => ((long)int.MinValue, (long)int.MaxValue),
+                    _ => (long.MinValue, long.MaxValue),
+                };
+                if (i.Value < min || i.Value > max)
+                    return s.Fail($"'fill' is {i.Value}, out of range for the element type {x.Element} (expected {min} <= fill <= {max})");
+                break;
+            case FloatAttr f when x.Element.IsInteger:
+                return s.Fail($"'fill' is {Attribute.FormatFloat(f.Value)}, but the operand has the integer element type {x.Element}: fill must be an integer");
+            case IntegerAttr or FloatAttr:
+                break;
+            case var other:
+                return s.Fail($"attribute 'fill' must be a number, but got {other}");
+        }
+        return new Type[] { x };
+    }
 }

@@ -13,7 +13,7 @@ namespace AutoSpIR.Runtime.Kernels;
 /// dist.all_gather %x {mesh, axes, dim}                               concat along dim in group order
 /// dist.reduce_scatter %x {mesh, axes, dim}                           sum, keep chunk #position of dim
 /// dist.all_to_all %x {mesh, axes, split_dim, concat_dim}
-/// dist.shift %x {mesh, axes, offset = k, rotate?}                    position i gets (i - k)'s tensor
+/// dist.shift %x {mesh, axes, offset = k, rotate?, fill?}             position i gets (i - k)'s tensor (or fill)
 /// dist.axis_index {mesh, axes} : tensor&lt;i64&gt;                         this rank's position
 /// </code>
 /// </summary>
@@ -68,7 +68,38 @@ public sealed class DistKernels : IKernelSet
             BoolAttr b => b.Value,
             var other => throw k.Error($"has rotate = {other}; it is a unit or boolean attribute"),
         };
-        return Communicate(k, (c, g) => c.Shift(k.Input(0), g, offset, rotate, k.ResultType(0)));
+        var fill = k.Op.GetAttr("fill");
+        if (fill is not null && rotate) throw k.Error("has a fill with rotate; fill has no meaning with rotate");
+        return Communicate(k, (c, g) =>
+        {
+            var y = c.Shift(k.Input(0), g, offset, rotate, k.ResultType(0));
+            // No source: the communicator gives zeros; a fill replaces them.
+            if (fill is null || rotate || Dialects.Dist.Shift.SourceOf(Array.IndexOf(g, c.Rank), g.Length, offset, rotate) >= 0) return y;
+            return Filled(k, y.Type, fill);
+        });
+    }
+
+    /// <summary>A tensor of <paramref name="type"/> filled with <paramref name="fill"/> (an integer for integer types; rounded once for float types).</summary>
+    private static HostTensor Filled(KernelContext k, TensorType type, Attribute fill)
+    {
+        var r = new HostTensor(type);
+        if (r.Ints is not null)
+        {
+            if (fill is not IntegerAttr i) throw k.Error($"has fill = {fill} for the integer element type {type.Element}; it must be an integer");
+            Array.Fill(r.Ints, Numerics.Wrap(i.Value, type.Element));
+        }
+        else
+        {
+            double v = fill switch
+            {
+                FloatAttr f => f.Value,
+                IntegerAttr i => i.Value,
+                _ => throw k.Error($"has fill = {fill}; it must be a number"),
+            };
+            if (r.F64 is not null) Array.Fill(r.F64, v);
+            else Array.Fill(r.F32!, Numerics.RoundToFloat(v, type.Element.Kind));
+        }
+        return r;
     }
 
     // No communication: the position follows from the rank and the mesh.
