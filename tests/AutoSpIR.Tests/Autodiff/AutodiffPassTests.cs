@@ -40,4 +40,37 @@ public class AutodiffPassTests
         Assert.Equal(before, Printer.Print(module));
         Assert.True(Verifier.Verify(module, new DiagnosticEngine()));
     }
+
+    /// <summary>
+    /// Integer operands get no gradient: tensor.shift of labels and tensor.count_valid return null for
+    /// them (autodiff never calls those rules, the values depending on no parameter, but the rules agree),
+    /// and rope passes its offset operand to rope_grad and gives it none.
+    /// </summary>
+    [Fact]
+    public void IntegerOperandsGetNoGradient()
+    {
+        var ctx = AllDialects.NewContext();
+        var diag = new DiagnosticEngine();
+        var module = AspIRParserDriver.ParseAndVerify("""
+            func.func @f(%l: tensor<2x8xi64>, %g: tensor<f32>, %x: tensor<1x2x1x2xf32>, %off: tensor<i64>) -> (tensor<2x8xi64>, tensor<f32>, tensor<1x2x1x2xf32>) {
+              %t = tensor.shift %l {amount = 1, dim = 1, fill = -100} : tensor<2x8xi64>
+              %n = tensor.count_valid %l : tensor<2x8xi64> -> tensor<f32>
+              %y = tensor.rope %x, %off {theta = 10000.0} : (tensor<1x2x1x2xf32>, tensor<i64>) -> tensor<1x2x1x2xf32>
+              func.return %t, %n, %y : tensor<2x8xi64>, tensor<f32>, tensor<1x2x1x2xf32>
+            }
+            """, "t.aspir", ctx, diag);
+        Assert.True(module is not null, string.Join("\n", diag.All));
+        var block = module!.Region(0).Ops.Single(o => o.Name == "func.func").Region(0).Blocks[0];
+        var ops = block.Ops.ToList();
+        var b = new Builder(ctx);
+        b.SetInsertionPoint(ops[^1]);
+        Value?[] Rule(Operation op, Value dy) => op.Def!.Gradient!(new GradientContext(op, new Value?[] { dy }, b));
+        Assert.Equal(new Value?[] { null }, Rule(ops[0], ops[0].Result(0)));
+        Assert.Equal(new Value?[] { null }, Rule(ops[1], block.Arguments[1]));
+        var rope = Rule(ops[2], block.Arguments[2]);
+        Assert.Equal(2, rope.Length);
+        Assert.Null(rope[1]);
+        Assert.Equal("tensor.rope_grad", rope[0]!.DefiningOp!.Name);
+        Assert.Same(block.Arguments[3], rope[0]!.DefiningOp!.Operand(1));
+    }
 }

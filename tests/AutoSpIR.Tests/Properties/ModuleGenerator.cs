@@ -608,7 +608,8 @@ public sealed class ValidModuleBuilder
                     () => Tensor(_rng.One(_floats), Dim(2), Dim(4), Dim(2), 2 * Dim(4)));
                 attrs.Add(new("theta", _ctx.Float(_rng.One(new[] { 10000.0, 500000.0, 1.0 }))));
                 if (_rng.Chance(0.4)) attrs.Add(new("offset", Int(_rng.Next(0, 129))));
-                return With(x);
+                // A run-time position offset operand (rank-0 i64 or i32).
+                return _rng.Chance(0.3) ? With(x, Exactly(Tensor(_rng.Chance(0.5) ? _ctx.I64 : _ctx.I32))) : With(x);
             }
             case "tensor.attention":
             {
@@ -635,7 +636,27 @@ public sealed class ValidModuleBuilder
                 var labels = Exactly(Tensor(_rng.One(_ints), lt.Dim(0), lt.Dim(1)));
                 if (_rng.Chance(0.4)) attrs.Add(new("shift", Int(_rng.Next(0, (int)Math.Max(1, lt.Dim(1))))));
                 if (_rng.Chance(0.3)) attrs.Add(new("ignore_index", Int(_rng.Chance(0.5) ? -100 : 0)));
+                if (_rng.Chance(0.3)) attrs.Add(new("reduction", _ctx.String(_rng.Chance(0.5) ? "sum" : "mean")));
                 return With(logits, labels);
+            }
+            case "tensor.count_valid":
+            {
+                var labels = PickOrMake(t => t.Element.IsInteger && t.Rank >= 1, () => RandomTensor(_rng.One(_ints), 1, 3));
+                if (labels is null) return null;
+                if (_rng.Chance(0.4)) attrs.Add(new("ignore_index", Int(_rng.Chance(0.5) ? -100 : 0)));
+                return new Proposal(new[] { labels }, attrs, new Type[] { Tensor(_rng.One(_floats)) });
+            }
+            case "tensor.shift":
+            {
+                var x = AnyTensor(1, 4);
+                if (x is null) return null;
+                var xt = (TensorType)x.Type;
+                int dim = _rng.Next(xt.Rank);
+                attrs.Add(new("dim", Int(_rng.Chance(0.3) ? dim - xt.Rank : dim)));
+                attrs.Add(new("amount", Int(_rng.Next(-3, 4))));
+                if (_rng.Chance(0.5))
+                    attrs.Add(new("fill", xt.Element.IsFloat && _rng.Chance(0.5) ? _ctx.Float(-1.5) : Int(xt.Element.Kind == ScalarKind.I1 ? 1 : -100)));
+                return With(x);
             }
             // ---- backward ops
             case "tensor.pad":
@@ -688,7 +709,7 @@ public sealed class ValidModuleBuilder
                     () => Tensor(_rng.One(_floats), Dim(2), Dim(4), Dim(2), 2 * Dim(4)));
                 attrs.Add(new("theta", _ctx.Float(_rng.One(new[] { 10000.0, 1.0 }))));
                 if (_rng.Chance(0.4)) attrs.Add(new("offset", Int(_rng.Next(0, 129))));
-                return With(dy);
+                return _rng.Chance(0.3) ? With(dy, Exactly(Tensor(_rng.Chance(0.5) ? _ctx.I64 : _ctx.I32))) : With(dy);
             }
             case "tensor.attention_grad":
             {
@@ -709,7 +730,17 @@ public sealed class ValidModuleBuilder
                 var lt = (TensorType)logits.Type;
                 var labels = Exactly(Tensor(_rng.One(_ints), lt.Dim(0), lt.Dim(1)));
                 if (_rng.Chance(0.4)) attrs.Add(new("shift", Int(_rng.Next(0, (int)Math.Max(1, lt.Dim(1))))));
+                if (_rng.Chance(0.3)) attrs.Add(new("reduction", _ctx.String(_rng.Chance(0.5) ? "sum" : "mean")));
                 return With(logits, labels, Exactly(Tensor(lt.Element)));
+            }
+            case "tensor.linear_wgrad":
+            {
+                var dy = AnyFloat(2, 4);
+                if (dy is null) return null;
+                var dt = (TensorType)dy.Type;
+                var shape = dt.Shape.ToArray();
+                shape[^1] = Dim();
+                return With(dy, Exactly(Tensor(dt.Element, shape)));
             }
             case "tensor.embedding_grad":
             {
