@@ -32,6 +32,7 @@ public static class Reshard
 {
     public static readonly OpDef Def = new()
     {
+        SeesEncodings = true,
         Name = "dist.reshard",
         Summary = "Changes the sharding of a value of the global view; the value itself is unchanged.",
         Operands = new[] { "input" },

@@ -13,13 +13,15 @@ public static class Elementwise
 {
     // Binary ops. FLOPs per element: 1.
     // Gradients, with g = d(result): add (g, g); sub (g, -g); mul (g b, g a); div (g / b, -(g / b) y).
+    // add, sub and mul also take integer tensors (exact, wrapping two's-complement arithmetic of
+    // the element width): position offsets of sequence shards are computed with them.
     public static readonly OpDef Add = Binary("tensor.add", "a + b", commutative: true, FoldAdd,
         g => new Value?[] { g.Grad(), g.Grad() });
     public static readonly OpDef Sub = Binary("tensor.sub", "a - b", commutative: false, FoldSub,
         g => new Value?[] { g.Grad(), Grad.Neg(g.Builder, g.Grad()!) });
     public static readonly OpDef Mul = Binary("tensor.mul", "a * b", commutative: true, FoldMul,
         g => new Value?[] { Grad.Mul(g.Builder, g.Grad()!, g.Operand(1)), Grad.Mul(g.Builder, g.Grad()!, g.Operand(0)) });
-    public static readonly OpDef Div = Binary("tensor.div", "a / b", commutative: false, FoldDiv, g =>
+    public static readonly OpDef Div = Binary("tensor.div", "a / b", commutative: false, FoldDiv, integers: false, g =>
     {
         var da = Grad.Div(g.Builder, g.Grad()!, g.Operand(1));
         return new Value?[] { da, Grad.Neg(g.Builder, Grad.Mul(g.Builder, da, g.Result())) };
@@ -46,7 +48,10 @@ public static class Elementwise
     public static readonly OpDef[] All = { Add, Sub, Mul, Div, Neg, Exp, Log, Rsqrt, Silu, Gelu };
 
     private static OpDef Binary(string name, string law, bool commutative, Func<Operation, Attribute?[], FoldResult?> fold,
-        Func<GradientContext, Value?[]> gradient) => new()
+        Func<GradientContext, Value?[]> gradient) => Binary(name, law, commutative, fold, integers: true, gradient);
+
+    private static OpDef Binary(string name, string law, bool commutative, Func<Operation, Attribute?[], FoldResult?> fold,
+        bool integers, Func<GradientContext, Value?[]> gradient) => new()
     {
         Name = name,
         Summary = $"Elementwise {law}.",
@@ -57,7 +62,8 @@ public static class Elementwise
             if (!s.RequireTensor(0, out var a) || !s.RequireTensor(1, out var b)) return null;
             if (!ReferenceEquals(a, b))
                 return s.Fail($"operands must have the same type, but got {a} and {b} (broadcast explicitly with tensor.broadcast)");
-            if (!a.Element.IsFloat) return s.Fail($"operands must have a floating-point element type, but got {a.Element}");
+            if (!a.Element.IsFloat && !(integers && a.Element.IsInteger))
+                return s.Fail($"operands must have a floating-point{(integers ? " or integer" : "")} element type, but got {a.Element}");
             return new Type[] { a };
         },
         Flops = s => Math.Max(0, s.ResultTensor(0).NumElements),

@@ -13,9 +13,9 @@ public sealed class ElementwiseKernels : IKernelSet
 {
     public void Register(KernelTable table)
     {
-        table.Add("tensor.add", Binary(TensorPrimitives.Add, TensorPrimitives.Add));
-        table.Add("tensor.sub", Binary(TensorPrimitives.Subtract, TensorPrimitives.Subtract));
-        table.Add("tensor.mul", Binary(TensorPrimitives.Multiply, TensorPrimitives.Multiply));
+        table.Add("tensor.add", Binary(TensorPrimitives.Add, TensorPrimitives.Add, TensorPrimitives.Add));
+        table.Add("tensor.sub", Binary(TensorPrimitives.Subtract, TensorPrimitives.Subtract, TensorPrimitives.Subtract));
+        table.Add("tensor.mul", Binary(TensorPrimitives.Multiply, TensorPrimitives.Multiply, TensorPrimitives.Multiply));
         table.Add("tensor.div", Binary(TensorPrimitives.Divide, TensorPrimitives.Divide));
         table.Add("tensor.neg", Unary((x, y) => TensorPrimitives.Negate(x, y)));
         table.Add("tensor.exp", Unary((x, y) => TensorPrimitives.Exp(x, y)));
@@ -40,11 +40,19 @@ public sealed class ElementwiseKernels : IKernelSet
     private delegate void SpanOp<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> r);
     private delegate void MapOp(ReadOnlySpan<double> x, Span<double> y);
 
-    private static Kernel Binary(SpanOp<double> f64, SpanOp<float> f32) => k =>
+    private static Kernel Binary(SpanOp<double> f64, SpanOp<float> f32, SpanOp<long>? ints = null) => k =>
     {
         var type = k.ResultType(0);
         var a = k.Input(0);
         var b = k.Input(1);
+        if (HostTensor.Kind(type.Element) == HostTensor.Storage.Int)
+        {
+            if (ints is null) throw new RuntimeErrorException(k.Op.Location, $"'{k.Op.Name}' has no integer kernel");
+            var r = new long[type.NumElements];
+            ints(a.Ints!, b.Ints!, r);
+            for (int i = 0; i < r.Length; i++) r[i] = Numerics.Wrap(r[i], type.Element);
+            return new[] { new HostTensor(type, ints: r) };
+        }
         if (type.Element.Kind == ScalarKind.F32)
         {
             var r = k.NewResult();
