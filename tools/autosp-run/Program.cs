@@ -2,10 +2,8 @@ using System.Globalization;
 using AutoSpIR.Dialects;
 using AutoSpIR.Dialects.Func;
 using AutoSpIR.Grammar;
-using AutoSpIR.Dialects.Dist;
 using AutoSpIR.Runtime;
 using AutoSpIR.Runtime.Comm;
-using Mesh = AutoSpIR.Runtime.Comm.Mesh;
 using AutoSpIR.Tools;
 
 // autosp-run: run a function of an .aspir program on the reference interpreter, with
@@ -69,8 +67,8 @@ internal static class RunTool
             }
             else
             {
-                var perRank = Interpreter.RunSpmd(func, ranks, r => Spmd.ArgumentsOf(func, arguments, r));
-                results = Spmd.Assemble(func, perRank);
+                var perRank = Interpreter.RunSpmd(func, ranks, r => SpmdIO.ArgumentsOf(func, arguments, r));
+                results = SpmdIO.Assemble(func, perRank);
                 result = new RunResult
                 {
                     Results = results,
@@ -132,147 +130,6 @@ internal static class RunTool
         return train;
     }
 
-    /// <summary>
-    /// How a per-rank program meets global data: an argument or result whose attributes hold
-    /// <c>dist.sharding = #dist.sharding&lt;@mesh, [...]&gt;</c> has the local type of one shard; the
-    /// files hold the global tensor. Its global shape is the attribute <c>aspir.global_shape = [1, 10]</c>
-    /// when present (an array of integers, one per dimension, that shards into the local type),
-    /// else the local shape times the shard counts. A dimension of global size n over K shards
-    /// is cut into pieces of ceil(n/K) (<c>#dist.sharding</c> pads at the end): an argument's
-    /// padding holds its <c>aspir.pad_value</c> (an integer or float attribute, default 0; an
-    /// integer for integer tensors: -100 for labels, the ignore_index), a result's padding is dropped.
-    /// Other arguments are given whole to every rank, and other results must come out equal on every rank.
-    /// </summary>
-    private static class Spmd
-    {
-        public const string GlobalShapeAttr = "aspir.global_shape";
-        public const string PadValueAttr = "aspir.pad_value";
-
-        public static ShardingAttr? ShardingOf(DictionaryAttr attrs) => attrs.Get("dist.sharding") as ShardingAttr;
-
-        public static Mesh MeshOf(Operation func, ShardingAttr sharding)
-        {
-            var module = func.ParentOp ?? throw new ArgumentException("the function is not in a module");
-            var meshOp = module.Region(0).Ops.FirstOrDefault(o => o.Name == "dist.mesh" && o.GetString("sym_name") == sharding.Mesh)
-                         ?? throw new ArgumentException($"no dist.mesh @{sharding.Mesh} in the program");
-            return Mesh.FromOp(meshOp);
-        }
-
-        private static IReadOnlyList<IReadOnlyList<string>> DimAxes(ShardingAttr s) =>
-            Enumerable.Range(0, s.Rank).Select(d => (IReadOnlyList<string>)s.AxesOf(d).ToList()).ToList();
-
-        private static Dictionary<string, long> AxisSizes(Mesh mesh) =>
-            mesh.Axes.Select((a, i) => (a, (long)mesh.Shape[i])).ToDictionary(p => p.a, p => p.Item2);
-
-        /// <summary>
-        /// The global type of an argument or result (<paramref name="what"/> names it) of local type
-        /// <paramref name="local"/>: <c>aspir.global_shape</c> when given (checked against the local type),
-        /// else with <c>dist.sharding</c> the local shape times the shard counts, else the local type.
-        /// </summary>
-        public static TensorType GlobalType(Operation func, TensorType local, DictionaryAttr attrs, string what)
-        {
-            var sharding = ShardingOf(attrs);
-            var given = attrs.Get(GlobalShapeAttr);
-            if (given is null)
-            {
-                if (sharding is null) return local;
-                return new Context().Tensor(sharding.GlobalShape(local.Shape, AxisSizes(MeshOf(func, sharding))), local.Element);
-            }
-            if (given is not ArrayAttr arr || arr.AsInts() is not { } shape || shape.Length != local.Rank || shape.Any(n => n < 0))
-                throw new ArgumentException($"{what}: {GlobalShapeAttr} must be an array of {local.Rank} sizes (the global shape of {local}), but is {given}");
-            if (sharding is null)
-            {
-                if (!shape.AsSpan().SequenceEqual(local.Shape))
-                    throw new ArgumentException($"{what}: {GlobalShapeAttr} {given} differs from its type {local}, and without dist.sharding every rank holds the whole tensor");
-                return local;
-            }
-            if (!sharding.TryLocalShape(shape, AxisSizes(MeshOf(func, sharding)), out var shard, out var error))
-                throw new ArgumentException($"{what}: {GlobalShapeAttr} {given} does not shard as {sharding}: {error}");
-            if (!shard.AsSpan().SequenceEqual(local.Shape))
-                throw new ArgumentException($"{what}: {GlobalShapeAttr} {given} sharded as {sharding} gives shards of {ShapeText(shard)}, but its type is {local}");
-            return new Context().Tensor(shape, local.Element);
-        }
-
-        /// <summary>Where the global shape of <paramref name="attrs"/>' value comes from, for messages.</summary>
-        public static string GlobalShapeSource(DictionaryAttr attrs) =>
-            attrs.Get(GlobalShapeAttr) is not null ? $"its {GlobalShapeAttr}"
-            : $"its local shape times the shard counts; give {GlobalShapeAttr} = [...] when a size does not divide";
-
-        /// <summary>
-        /// The <c>aspir.pad_value</c> of an argument (0 when absent): an integer or float attribute,
-        /// an integer in the element type's range for an integer tensor.
-        /// </summary>
-        public static double PadValue(DictionaryAttr attrs, ScalarType element, string what)
-        {
-            var attr = attrs.Get(PadValueAttr);
-            double value = attr switch
-            {
-                null => 0,
-                IntegerAttr i => i.Value,
-                FloatAttr f => f.Value,
-                _ => throw new ArgumentException($"{what}: {PadValueAttr} must be an integer or float attribute, but is {attr}"),
-            };
-            if (element.IsInteger)
-            {
-                var (min, max) = Numerics.IntRange(element);
-                if (attr is IntegerAttr ia ? ia.Value < min || ia.Value > max : Math.Floor(value) != value || value < min || value >= max + 1.0)
-                    throw new ArgumentException($"{what}: {PadValueAttr} = {attr} is not an integer of its element type {element} (from {min} to {max})");
-            }
-            return value;
-        }
-
-        public static IReadOnlyList<HostTensor> ArgumentsOf(Operation func, IReadOnlyList<HostTensor> global, int rank)
-        {
-            var sig = FuncDialect.Signature(func);
-            var args = new HostTensor[global.Count];
-            for (int i = 0; i < args.Length; i++)
-            {
-                var local = (TensorType)sig.Inputs[i];
-                var attrs = FuncDialect.ArgAttrs(func, i);
-                args[i] = ShardingOf(attrs) is { } s
-                    ? Sharding.SliceForRank(global[i], MeshOf(func, s), DimAxes(s), rank, local, PadValue(attrs, local.Element, ArgumentName(func, i)))
-                    : global[i];
-            }
-            return args;
-        }
-
-        public static HostTensor[] Assemble(Operation func, RunResult[] perRank)
-        {
-            var resAttrs = func.GetAttr("res_attrs") as ArrayAttr;
-            var results = new HostTensor[perRank[0].Results.Length];
-            for (int i = 0; i < results.Length; i++)
-            {
-                var attrs = resAttrs is not null && i < resAttrs.Count && resAttrs[i] is DictionaryAttr d ? d : func.Context.EmptyDictionary;
-                if (ShardingOf(attrs) is { } s)
-                {
-                    var pieces = perRank.Select(r => r.Results[i]).ToList();
-                    var globalType = GlobalType(func, (TensorType)FuncDialect.Signature(func).Results[i], attrs, $"result #{i}");
-                    results[i] = Sharding.AssembleFromRanks(pieces, MeshOf(func, s), DimAxes(s), globalType);
-                    continue;
-                }
-                results[i] = perRank[0].Results[i];
-                for (int r = 1; r < perRank.Length; r++)
-                {
-                    var other = perRank[r].Results[i];
-                    for (long k = 0; k < other.Count; k++)
-                        if (BitConverter.DoubleToInt64Bits(other.Get(k)) != BitConverter.DoubleToInt64Bits(results[i].Get(k)))
-                            throw new ArgumentException($"result #{i} differs between rank 0 and rank {r} at element {k} " +
-                                                        $"({results[i].Get(k)} vs {other.Get(k)}); a result without dist.sharding must be equal on every rank");
-                }
-            }
-            return results;
-        }
-    }
-
-    /// <summary>How messages name argument #i: <c>argument #1 ('labels')</c>, by its aspir.name or aspir.param.</summary>
-    private static string ArgumentName(Operation func, int i)
-    {
-        var attrs = FuncDialect.ArgAttrs(func, i);
-        return (attrs.Get("aspir.name") ?? attrs.Get("aspir.param")) is StringAttr n ? $"argument #{i} ('{n.Value}')" : $"argument #{i}";
-    }
-
-    private static string ShapeText(ReadOnlySpan<long> shape) => shape.Length == 0 ? "a scalar" : string.Join("x", shape.ToArray());
-
     /// <summary>Each argument comes from the parameter file (aspir.param) or the input file (aspir.name).</summary>
     private static List<HostTensor> LoadArguments(Operation func, SafetensorsFile? paramFile, SafetensorsFile? inputFile)
     {
@@ -283,9 +140,9 @@ internal static class RunTool
             var attrs = FuncDialect.ArgAttrs(func, i);
             if (sig.Inputs[i] is not TensorType type || !type.IsStatic)
                 throw new ArgumentException($"argument #{i} has type {sig.Inputs[i]}; only tensors of static shape can be loaded");
-            var what = ArgumentName(func, i);
-            type = Spmd.GlobalType(func, type, attrs, what);
-            if (Spmd.ShardingOf(attrs) is not null) Spmd.PadValue(attrs, type.Element, what);   // a bad one fails before anything runs
+            var what = SpmdIO.ArgumentName(func, i);
+            type = SpmdIO.GlobalType(func, type, attrs, what);
+            if (SpmdIO.ShardingOf(attrs) is not null) SpmdIO.PadValue(attrs, type.Element, what);   // a bad one fails before anything runs
             if (attrs.Get("aspir.param") is StringAttr param)
                 args.Add(Load(paramFile, "--params", param.Value, type, what, attrs));
             else if (attrs.Get("aspir.name") is StringAttr name)
@@ -299,10 +156,10 @@ internal static class RunTool
     private static HostTensor Load(SafetensorsFile? file, string flag, string name, TensorType type, string what, DictionaryAttr attrs)
     {
         if (file is null) throw new ArgumentException($"{what} needs {flag} FILE.safetensors");
-        bool global = Spmd.ShardingOf(attrs) is not null || attrs.Get(Spmd.GlobalShapeAttr) is not null;
+        bool global = SpmdIO.ShardingOf(attrs) is not null || attrs.Get(SpmdIO.GlobalShapeAttr) is not null;
         if (global && file.TryGetValue(name, out var given) && !given.Shape.AsSpan().SequenceEqual(type.Shape))
-            throw new ArgumentException($"{what}: {flag} {file.Path} holds '{name}' of shape {ShapeText(given.Shape)}, " +
-                                        $"but its global shape is {ShapeText(type.Shape)} ({Spmd.GlobalShapeSource(attrs)})");
+            throw new ArgumentException($"{what}: {flag} {file.Path} holds '{name}' of shape {SpmdIO.ShapeText(given.Shape)}, " +
+                                        $"but its global shape is {SpmdIO.ShapeText(type.Shape)} ({SpmdIO.GlobalShapeSource(attrs)})");
         if (type.Element.IsInteger && file.TryGetValue(name, out var stored) && stored.Dtype != SafetensorsFile.DtypeOf(type.Element)
             && stored.Dtype is "I64" or "I32" or "I8")
         {
