@@ -1,0 +1,87 @@
+using AutoSpIR.Dialects.Func;
+using AutoSpIR.Runtime;
+using AutoSpIR.Tests.Properties;
+using FsCheck.Fluent;
+using Xunit.Abstractions;
+using FsGen = FsCheck.Fluent.Gen;
+
+namespace AutoSpIR.Tests.AutoSp;
+
+/// <summary>
+/// The heart of AutoSP: for random decoder configurations (hidden size, query and key/value
+/// heads, head size, MLP size, layers, vocabulary, tied embeddings, q/k/v bias, sequence length
+/// often not divisible by P, batch) and meshes (sp = P in {1, 2, 3, 4, 8} up to the query-head
+/// count, dp in {1, 2}), <c>autodiff,autosp{sp=P,dp=D}</c> run on D*P in-process ranks gives the
+/// loss and every gradient of the single-device run of <c>autodiff</c> (f64, relative error below
+/// 1e-9); and the ranks sent the bytes the compiler's CommBytes say.
+/// </summary>
+public class AutoSpProperties(ITestOutputHelper output)
+{
+    private static readonly FsCheck.Gen<DecoderCase> Cases =
+        from sp in FsGen.Elements(1, 2, 3, 4, 8)
+        from dp in FsGen.Elements(1, 1, 2)
+        where sp * dp <= 8
+        from extraHeads in FsGen.Elements(0, 0, 1, 2)
+        from mult in FsGen.Elements(1, 2)
+        let heads = sp * mult + (sp > 1 ? extraHeads : 0)
+        from kv in FsGen.Elements(Enumerable.Range(1, heads).Where(k => heads % k == 0).ToArray())
+        from headDim in FsGen.Elements(2, 4)
+        from hidden in FsGen.Elements(8, 12)
+        from inter in FsGen.Elements(8, 10)
+        from layers in FsGen.Choose(1, 2)
+        from vocab in FsGen.Elements(7, 16)
+        from perRank in FsGen.Choose(1, 3)
+        from tail in FsGen.Choose(0, sp - 1)
+        let seq = Math.Max(2, sp * perRank - tail)
+        from batch in FsGen.Elements(dp, 2 * dp)
+        from tied in FsGen.Elements(false, true)
+        from bias in FsGen.Elements(false, true)
+        from seed in FsGen.Choose(0, 1_000_000)
+        select new DecoderCase(hidden, heads, kv, headDim, inter, layers, vocab, seq, batch, tied, bias, sp, dp, seed);
+
+    [Fact]
+    public void AutoSpEqualsOneDevice() =>
+        PropertyRunner.ForAll(output, "autosp = one device", Arb.From(Cases), 120, 20261123, Check);
+
+    /// <summary>Cases the property found wrong once, kept as regressions.</summary>
+    [Theory]
+    [InlineData(12, 16, 16, 4, 10, 2, 7, 3, 1, false, false, 8, 1, 337881)]   // 5 of 8 ranks hold only padding
+    public void Regression(long hidden, long heads, long kv, long headDim, long inter, long layers, long vocab, long seq, long batch,
+        bool tied, bool bias, int sp, int dp, int seed) =>
+        Check(new DecoderCase(hidden, heads, kv, headDim, inter, layers, vocab, seq, batch, tied, bias, sp, dp, seed));
+
+    internal static void Check(DecoderCase c)
+    {
+        var joint = AutoSpHarness.Joint(c);
+        var inputs = AutoSpHarness.Inputs(joint, c);
+        var expected = Interpreter.Run(AutoSpHarness.Step(joint), inputs).Results;
+
+        var partitioned = AutoSpHarness.Partitioned(c);
+        var (got, ranks) = AutoSpHarness.RunRanks(partitioned, inputs, TimeSpan.FromSeconds(60));
+        Assert.Equal(c.Sp * c.Dp, ranks.Length);
+        Assert.Equal(expected.Length, got.Length);
+        var func = AutoSpHarness.Step(joint);
+        var wrong = new List<string>();
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double rel = AutoSpHarness.RelativeError(got[i], expected[i]);
+            var name = (FuncDialect.ResAttrs(func, i).Get("aspir.grad") as StringAttr)?.Value ?? "loss";
+            if (!(rel < 1e-9)) wrong.Add($"{name} differs from one device by {rel:E2}");
+        }
+        Assert.True(wrong.Count == 0, $"{c}:\n" + string.Join("\n", wrong));
+
+        // CommBytes is what one rank sends; for dist.shift it is the most any rank sends (the end of
+        // the ring sends nothing), so the busiest rank matches the count exactly and the others
+        // fall short by at most the shifts.
+        long commBytes = 0, shiftBytes = 0;
+        AutoSpHarness.Step(partitioned).Walk(op =>
+        {
+            long b = op.Def?.CommBytesOf(op) ?? 0;
+            commBytes += b;
+            if (op.Name == "dist.shift") shiftBytes += b;
+        });
+        Assert.True(ranks.Max(r => r.BytesSent) == commBytes, $"{c}: the busiest rank sent {ranks.Max(r => r.BytesSent)} bytes, the program's CommBytes say {commBytes}");
+        foreach (var r in ranks)
+            Assert.True(r.BytesSent >= commBytes - shiftBytes, $"{c}: a rank sent {r.BytesSent} bytes, less than the {commBytes - shiftBytes} every rank sends");
+    }
+}
