@@ -6,6 +6,7 @@ public class ExampleTests
     [Theory]
     [InlineData("examples/tiny-llama/run.sh")]   // one device, against PyTorch
     [InlineData("examples/spmd/run.sh")]         // hand-written Ulysses attention on 4 ranks, against one device
+    [InlineData("examples/autosp/run.sh")]       // autosp{sp=4} of the tiny Llama on 4 ranks, against one device and PyTorch
     public void ExampleScriptSucceeds(string script)
     {
         var dir = Directory.CreateTempSubdirectory("aspir-example-");
