@@ -73,11 +73,12 @@ public sealed class SpLegalize : Pass
             long shift = CrossEntropy.ShiftOf(op);
             long ignore = op.GetInt("ignore_index") ?? -100;
             bool mean = (op.GetString("reduction") ?? "mean") == "mean";
-            if (shift == 0 && !mean) continue;
 
+            // Even a loss already in this form needs its labels padded with ignore_index.
             var labels = op.Operand(1);
             if (labels is BlockArgument arg && arg.Owner.ParentOp == func)
                 FuncDialect.SetArgAttr(func, arg.Index, PadValueAttr, ctx.Integer(ignore));
+            if (shift == 0 && !mean) continue;
 
             b.SetInsertionPoint(op);
             b.Location = op.Location;
