@@ -150,8 +150,12 @@ public sealed class DistPartition : Pass
                     return LowerShift(op, split);
             }
             foreach (var r in op.Results) r.Type = Local(r.Type);
+            // Attributes that spell out the result shape: a split dimension is a Parallel factor
+            // (for a slice: taken whole), so the local size replaces the global one.
             if (op.Name == "tensor.broadcast")
                 op.SetAttr("shape", _ctx.IntArray(((TensorType)op.Result(0).Type).Shape.ToArray()));
+            if (op.Name == "tensor.slice")
+                op.SetAttr("sizes", _ctx.IntArray(((TensorType)op.Result(0).Type).Shape.ToArray()));
             return true;
         }
 

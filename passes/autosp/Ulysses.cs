@@ -19,19 +19,19 @@ namespace AutoSpIR.Passes.AutoSp;
 /// to sequence shards: four all-to-alls forward (q, k, v, o) and four backward (dO, dq, dk, dv).
 /// With data parallelism the batch stays split over "dp" throughout.
 /// <para>
-/// Key/value heads (grouped-query attention, Hkv &lt; Hq): split as they are when Hkv % P == 0;
-/// when Hkv &lt; P and P % Hkv == 0 each KV head is first repeated P/Hkv times, so every rank
-/// receives exactly the one KV head its query heads use (never all Hq); the gradients of the
-/// copies are summed back onto their head. Any other KV head count is repeated to Hq (one KV
-/// head per query head).
-/// </para>
-/// <para>
-/// Query heads that do not divide over P (Hq % P != 0) are split in padded shards of
-/// ceil(Hq/P) heads (the last ranks hold zero heads that are dropped on the way back; their
-/// gradients are zero), with the KV heads repeated to Hq so each rank's heads pair up. P above
-/// Hq is an error: it needs a head-and-sequence hybrid layout. A sequence that does not divide
-/// over P is padded at its end, which is exact only for causal attention (no real position sees
-/// a padded one): non-causal attention with such a length is an error.
+/// Head layout (<see cref="HeadPlan"/>), with Hq = Hkv * g query heads in Hkv groups: when P
+/// divides Hkv, every rank gets Hkv/P KV heads with their groups; when Hkv &lt; P and Hkv
+/// divides P, each KV head is repeated f = P/Hkv times, so every rank receives exactly the one
+/// KV head its query heads use (never all Hq), and a group of g query heads that f does not
+/// divide is padded to ceil(g/f)*f heads with zeros (Qwen2-7B on 8 ranks: groups of 7 become
+/// 8, each rank holds 4 query heads, 3 or 4 of them real, like DeepSpeed's uneven split, at 8/7
+/// of its query bytes). The padded heads' outputs are dropped and their gradients are zero;
+/// the gradients of the KV copies are summed back onto their head. Other KV head counts are
+/// repeated to Hq (one per query head), and query heads P does not divide are then split in
+/// padded shards of ceil(Hq/P). P above Hq is an error: it needs a head-and-sequence hybrid
+/// layout. A sequence that does not divide over P is padded at its end, which is exact only
+/// for causal attention (no real position sees a padded one): non-causal attention with such
+/// a length is an error.
 /// </para>
 /// <para>
 /// Every reshard it places carries <c>aspir.layer = L</c>, L counting attention ops in program
@@ -58,11 +58,25 @@ public sealed class Ulysses(long sp, long dp) : Pass
         : hkv < 1 || hq % hkv != 0 ? $"{hq} query heads are not a multiple of the {hkv} key/value heads"
         : null;
 
-    /// <summary>How many times each KV head is repeated before the exchange.</summary>
-    public static long KvRepeat(long hq, long hkv, long p) =>
-        hq % p == 0 && hkv % p == 0 ? 1
-        : hq % p == 0 && p % hkv == 0 ? p / hkv
-        : hq / hkv;
+    /// <summary>
+    /// How the heads of one attention are laid out for the exchange: each KV head repeated
+    /// <see cref="KvRepeat"/> times, each group of query heads (the ones sharing a KV head) padded
+    /// from <see cref="Group"/> to <see cref="PaddedGroup"/> heads.
+    /// </summary>
+    public sealed record HeadPlan(long KvRepeat, long Group, long PaddedGroup)
+    {
+        public static HeadPlan Of(long hq, long hkv, long p)
+        {
+            long g = hq / hkv;
+            if (hkv % p == 0) return new HeadPlan(1, g, g);
+            if (p % hkv == 0)
+            {
+                long f = p / hkv;
+                return new HeadPlan(f, g, (g + f - 1) / f * f);
+            }
+            return new HeadPlan(g, g, g);   // one KV head per query head; the query heads split as they are (padded shards)
+        }
+    }
 
     private sealed class Rewrite(Operation func, DeviceMesh mesh, PassContext pc)
     {
@@ -70,6 +84,7 @@ public sealed class Ulysses(long sp, long dp) : Pass
         private readonly Rewriter _b = new(func.Context);
         private readonly Dictionary<(Value, Type), Value> _reshards = new();
         private readonly Dictionary<(Value, long), Value> _repeats = new();
+        private readonly Dictionary<Value, Value> _padded = new();
         private readonly Dictionary<Value, long> _layerOfQuery = new();
         private long _p;
 
@@ -153,39 +168,79 @@ public sealed class Ulysses(long sp, long dp) : Pass
             return Grad.ReduceSum(_b, split, new[] { 3 });
         }
 
-        private long RepeatOf(Operation op) =>
-            KvRepeat(((TensorType)op.Operand(0).Type).Dim(2), ((TensorType)op.Operand(1).Type).Dim(2), _p);
+        private HeadPlan PlanOf(Operation op) =>
+            HeadPlan.Of(((TensorType)op.Operand(0).Type).Dim(2), ((TensorType)op.Operand(1).Type).Dim(2), _p);
+
+        /// <summary>[B, S, Hkv*g, D] -&gt; [B, S, Hkv*g', D]: each group of query heads padded with zero heads at its end.</summary>
+        private Value PadGroups(Value x, long hkv, HeadPlan plan)
+        {
+            if (plan.PaddedGroup == plan.Group) return x;
+            var t = (TensorType)x.Type;
+            var grouped = Grad.Reshape(_b, x, _ctx.Tensor(new[] { t.Dim(0), t.Dim(1), hkv, plan.Group, t.Dim(3) }, t.Element));
+            var padded = _b.Create(Pad.Def.Name, new[] { grouped },
+                new Type[] { _ctx.Tensor(new[] { t.Dim(0), t.Dim(1), hkv, plan.PaddedGroup, t.Dim(3) }, t.Element) },
+                _b.Attrs(("low", _ctx.IntArray(new long[5])), ("high", _ctx.IntArray(new long[] { 0, 0, 0, plan.PaddedGroup - plan.Group, 0 })))).Result(0);
+            return Grad.Reshape(_b, padded, _ctx.Tensor(new[] { t.Dim(0), t.Dim(1), hkv * plan.PaddedGroup, t.Dim(3) }, t.Element));
+        }
+
+        /// <summary>The inverse of <see cref="PadGroups"/>: the padding heads dropped.</summary>
+        private Value UnpadGroups(Value x, long hkv, HeadPlan plan)
+        {
+            if (plan.PaddedGroup == plan.Group) return x;
+            var t = (TensorType)x.Type;
+            var grouped = Grad.Reshape(_b, x, _ctx.Tensor(new[] { t.Dim(0), t.Dim(1), hkv, plan.PaddedGroup, t.Dim(3) }, t.Element));
+            var sliced = _b.Create(Slice.Def.Name, new[] { grouped },
+                new Type[] { _ctx.Tensor(new[] { t.Dim(0), t.Dim(1), hkv, plan.Group, t.Dim(3) }, t.Element) },
+                _b.Attrs(("offsets", _ctx.IntArray(new long[5])), ("sizes", _ctx.IntArray(new[] { t.Dim(0), t.Dim(1), hkv, plan.Group, t.Dim(3) })))).Result(0);
+            return Grad.Reshape(_b, sliced, _ctx.Tensor(new[] { t.Dim(0), t.Dim(1), hkv * plan.Group, t.Dim(3) }, t.Element));
+        }
+
+        private static long KvHeads(Operation op) => ((TensorType)op.Operand(1).Type).Dim(2);
+
+        /// <summary>The query-like operand <paramref name="x"/> (q or dO) padded and exchanged to heads, shared between forward and backward.</summary>
+        private Value QueryToHeads(Value x, long hkv, HeadPlan plan, long layer)
+        {
+            if (plan.PaddedGroup == plan.Group) return ToHeads(x, layer);
+            if (!_padded.TryGetValue(x, out var p)) _padded[x] = p = PadGroups(x, hkv, plan);
+            return ToHeads(p, layer);
+        }
 
         private void Forward(Operation op, long layer)
         {
             _b.SetInsertionPoint(op);
             _b.Location = op.Location;
-            long f = RepeatOf(op);
-            var qh = ToHeads(op.Operand(0), layer);
-            var kh = ToHeads(Repeat(op.Operand(1), f), layer);
-            var vh = ToHeads(Repeat(op.Operand(2), f), layer);
+            var plan = PlanOf(op);
+            long hkv = KvHeads(op);
+            var qh = QueryToHeads(op.Operand(0), hkv, plan, layer);
+            var kh = ToHeads(Repeat(op.Operand(1), plan.KvRepeat), layer);
+            var vh = ToHeads(Repeat(op.Operand(2), plan.KvRepeat), layer);
             var outType = (TensorType)op.Result(0).Type;
-            var oh = _b.Create(op.Name, new[] { qh, kh, vh }, new Type[] { Heads(outType) }, op.Attributes).Result(0);
-            _b.ReplaceOp(op, Reshard(oh, Sequence(outType), layer));
+            var paddedOut = _ctx.Tensor(new[] { outType.Dim(0), outType.Dim(1), hkv * plan.PaddedGroup, outType.Dim(3) }, outType.Element);
+            var oh = _b.Create(op.Name, new[] { qh, kh, vh }, new Type[] { Heads(paddedOut) }, op.Attributes).Result(0);
+            var o = Reshard(oh, Sequence(paddedOut), layer);
+            _b.ReplaceOp(op, UnpadGroups(o, hkv, plan));
         }
 
         private void Backward(Operation op, long layer)
         {
             _b.SetInsertionPoint(op);
             _b.Location = op.Location;
-            long f = RepeatOf(op);
-            var qh = ToHeads(op.Operand(0), layer);
-            var kr = Repeat(op.Operand(1), f);
-            var vr = Repeat(op.Operand(2), f);
+            var plan = PlanOf(op);
+            long hkv = KvHeads(op);
+            var qh = QueryToHeads(op.Operand(0), hkv, plan, layer);
+            var kr = Repeat(op.Operand(1), plan.KvRepeat);
+            var vr = Repeat(op.Operand(2), plan.KvRepeat);
             var kh = ToHeads(kr, layer);
             var vh = ToHeads(vr, layer);
-            var doh = ToHeads(op.Operand(3), layer);
+            var doh = QueryToHeads(op.Operand(3), hkv, plan, layer);
             var grads = _b.Create(op.Name, new[] { qh, kh, vh, doh },
                 new Type[] { qh.Type, kh.Type, vh.Type }, op.Attributes);
-            var dq = Reshard(grads.Result(0), Sequence((TensorType)op.Result(0).Type), layer);
-            var dk = SumRepeats(Reshard(grads.Result(1), Sequence((TensorType)kr.Type), layer), (TensorType)op.Operand(1).Type, f);
-            var dv = SumRepeats(Reshard(grads.Result(2), Sequence((TensorType)vr.Type), layer), (TensorType)op.Operand(2).Type, f);
+            var dq = UnpadGroups(Reshard(grads.Result(0), Sequence(Plain(qh.Type)), layer), hkv, plan);
+            var dk = SumRepeats(Reshard(grads.Result(1), Sequence((TensorType)kr.Type), layer), (TensorType)op.Operand(1).Type, plan.KvRepeat);
+            var dv = SumRepeats(Reshard(grads.Result(2), Sequence((TensorType)vr.Type), layer), (TensorType)op.Operand(2).Type, plan.KvRepeat);
             _b.ReplaceOp(op, new[] { dq, dk, dv });
         }
+
+        private TensorType Plain(Type t) => _ctx.WithEncoding((TensorType)t, null);
     }
 }

@@ -46,6 +46,8 @@ public class AutoSpProperties(ITestOutputHelper output)
     /// <summary>Cases the property found wrong once, kept as regressions.</summary>
     [Theory]
     [InlineData(12, 16, 16, 4, 10, 2, 7, 3, 1, false, false, 8, 1, 337881)]   // 5 of 8 ranks hold only padding
+    [InlineData(8, 14, 2, 4, 8, 1, 16, 10, 2, false, true, 4, 1, 7)]          // Qwen2-7B's layout in small: groups of 7 query heads padded to 8
+    [InlineData(8, 6, 3, 2, 8, 2, 11, 7, 2, true, false, 2, 2, 11)]           // 3 KV heads over 2 ranks: repeated to one per query head
     public void Regression(long hidden, long heads, long kv, long headDim, long inter, long layers, long vocab, long seq, long batch,
         bool tied, bool bias, int sp, int dp, int seed) =>
         Check(new DecoderCase(hidden, heads, kv, headDim, inter, layers, vocab, seq, batch, tied, bias, sp, dp, seed));
