@@ -39,8 +39,11 @@ public static class AutoSpHarness
         return module;
     }
 
-    /// <summary>Runs <paramref name="pipeline"/> on <paramref name="module"/> with verification, throwing with the diagnostics on failure.</summary>
-    public static void RunPipeline(Operation module, string pipeline)
+    /// <summary>
+    /// Runs <paramref name="pipeline"/> on <paramref name="module"/> with verification, throwing with the diagnostics on failure;
+    /// returns what the passes wrote to the report stream (comm-report's tables).
+    /// </summary>
+    public static string RunPipeline(Operation module, string pipeline)
     {
         var diag = new DiagnosticEngine();
         var report = new StringWriter();
@@ -48,6 +51,7 @@ public static class AutoSpHarness
         var pm = new PassManager(new PassContext(module.Context, diag, report), parsed);
         if (!pm.Run(module))
             throw new PipelineFailed(string.Join("\n", diag.All.Select(d => d.ToString())));
+        return report.ToString();
     }
 
     public sealed class PipelineFailed(string message) : Exception(message);
