@@ -97,30 +97,9 @@ public static class Shift
     private static Type[]? Infer(OpState s)
     {
         if (!DistVerify.RequireLocalTensor(s, 0, out var x)) return null;
-        switch (s.Attr("fill"))
-        {
-            case null:
-                break;
-            case not null when s.Flag("rotate"):
-                return s.Fail("fill has no meaning with rotate (every position has a source)");
-            case IntegerAttr i when x.Element.IsInteger:
-                var (min, max) = x.Element.Kind switch
-                {
-                    ScalarKind.I1 => (0L, 1L),
-                    ScalarKind.I8 => ((long)sbyte.MinValue, (long)sbyte.MaxValue),
-                    ScalarKind.I32 => ((long)int.MinValue, (long)int.MaxValue),
-                    _ => (long.MinValue, long.MaxValue),
-                };
-                if (i.Value < min || i.Value > max)
-                    return s.Fail($"'fill' is {i.Value}, out of range for the element type {x.Element} (expected {min} <= fill <= {max})");
-                break;
-            case FloatAttr f when x.Element.IsInteger:
-                return s.Fail($"'fill' is {Attribute.FormatFloat(f.Value)}, but the operand has the integer element type {x.Element}: fill must be an integer");
-            case IntegerAttr or FloatAttr:
-                break;
-            case var other:
-                return s.Fail($"attribute 'fill' must be a number, but got {other}");
-        }
+        if (s.Attr("fill") is not null && s.Flag("rotate"))
+            return s.Fail("fill has no meaning with rotate (every position has a source)");
+        if (!Tensor.Dims.CheckFill(s, x, "the operand")) return null;
         return new Type[] { x };
     }
 }

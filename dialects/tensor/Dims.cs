@@ -173,4 +173,34 @@ public static class Dims
         if (t.Element == first.Element) return true;
         return s.Error($"{Operand(s, i)} has element type {t.Element}, expected {first.Element} (the element type of {Operand(s, 0)})");
     }
+
+    /// <summary>
+    /// Checks an optional number attribute <c>fill</c> against the element type of
+    /// <paramref name="x"/> (<paramref name="of"/> names it): an integer within the range of an
+    /// integer element type, any number for a float one.
+    /// </summary>
+    public static bool CheckFill(OpState s, TensorType x, string of)
+    {
+        switch (s.Attr("fill"))
+        {
+            case null:
+                return true;
+            case IntegerAttr i when x.Element.IsInteger:
+                var (min, max) = x.Element.Kind switch
+                {
+                    ScalarKind.I1 => (0L, 1L),
+                    ScalarKind.I8 => (sbyte.MinValue, sbyte.MaxValue),
+                    ScalarKind.I32 => (int.MinValue, int.MaxValue),
+                    _ => (long.MinValue, long.MaxValue),
+                };
+                return i.Value >= min && i.Value <= max
+                    || s.Error($"'fill' is {i.Value}, out of range for the element type {x.Element} of {of} (expected {min} <= fill <= {max})");
+            case FloatAttr f when x.Element.IsInteger:
+                return s.Error($"'fill' is {Attribute.FormatFloat(f.Value)}, but {of} has the integer element type {x.Element}: fill must be an integer");
+            case IntegerAttr or FloatAttr:
+                return true;
+            case var other:
+                return s.Error($"attribute 'fill' must be a number, but got {other}");
+        }
+    }
 }

@@ -88,31 +88,7 @@ public static class Shift
         if (!Dims.RequireInt(s, "dim", out var d) || !Dims.NormalizeAttr(s, "dim", d, x.Rank, Dims.Operand(s, 0), out _)) return null;
         if (!Dims.RequireInt(s, "amount", out var amount)) return null;
         if (amount == long.MinValue) return s.Fail($"'amount' is {amount}, which has no negation (the gradient shifts by -amount)");
-        switch (s.Attr("fill"))
-        {
-            case null:
-                break;
-            case IntegerAttr i when x.Element.IsInteger:
-                var (min, max) = IntRange(x.Element);
-                if (i.Value < min || i.Value > max)
-                    return s.Fail($"'fill' is {i.Value}, out of range for the element type {x.Element} of operand #0 ('input') (expected {min} <= fill <= {max})");
-                break;
-            case FloatAttr f when x.Element.IsInteger:
-                return s.Fail($"'fill' is {Attribute.FormatFloat(f.Value)}, but operand #0 ('input') has the integer element type {x.Element}: fill must be an integer");
-            case IntegerAttr or FloatAttr:
-                break;
-            case var other:
-                return s.Fail($"attribute 'fill' must be a number, but got {other}");
-        }
+        if (!Dims.CheckFill(s, x, "operand #0 ('input')")) return null;
         return new Type[] { x };
     }
-
-    /// <summary>The values of an integer element type (i1: 0 and 1).</summary>
-    private static (long Min, long Max) IntRange(ScalarType t) => t.Kind switch
-    {
-        ScalarKind.I1 => (0, 1),
-        ScalarKind.I8 => (sbyte.MinValue, sbyte.MaxValue),
-        ScalarKind.I32 => (int.MinValue, int.MaxValue),
-        _ => (long.MinValue, long.MaxValue),
-    };
 }
