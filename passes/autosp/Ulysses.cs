@@ -1,4 +1,5 @@
 using AutoSpIR.Dialects.Dist;
+using AutoSpIR.Dialects.Func;
 using AutoSpIR.Dialects.Tensor;
 
 namespace AutoSpIR.Passes.AutoSp;
@@ -106,6 +107,8 @@ public sealed class Ulysses(long sp, long dp) : Pass
                     Backward(op, _layerOfQuery.TryGetValue(op.Operand(0), out var l) ? l : layer++);
                 }
             }
+            // A result that is an attention's output (or gradient) is now sequence-sharded.
+            FuncDialect.SyncSignature(func);
             return true;
         }
 
