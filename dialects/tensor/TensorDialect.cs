@@ -31,6 +31,7 @@ public static class TensorDialect
             Pad.Def, ReduceMaxGrad.Def, SoftmaxGrad.Def, RmsNormGrad.Def, RopeGrad.Def,
             AttentionGrad.Def, CrossEntropyGrad.Def, EmbeddingGrad.Def, LinearWgrad.Def,
         })
+        .Append(AdamW.Def)   // the optimizer update (dialects/tensor/AdamW.cs)
         .ToArray();
 
     public static readonly Dialect Dialect = new("tensor", "Value-semantics tensor ops of decoder training.", Ops);
