@@ -37,6 +37,7 @@ public static class PassRegistry
         new("comm-report", "Print the bytes each rank sends per collective and per step (to standard error)",
             new[] { new PassOption("per-op", "bool", "true", "list every collective, not only the totals") },
             o => new AutoSp.CommReport(o.GetBool("per-op"))),
+        new("sac", "Sequence-aware activation checkpointing of a joint step: keep saved activations that are costly to recompute (attention at long context), recompute cheap ones (linears, norms, elementwise) before their first backward use; policy=sac|torch-default|none; reports saved bytes and recomputed FLOPs", Sac.Sac.Options, Sac.Sac.Create),
     };
 
     public static PassInfo? Lookup(string name) => All.FirstOrDefault(p => p.Name == name);
