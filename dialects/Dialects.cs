@@ -11,6 +11,7 @@ public static class AllDialects
         ctx.Register(Func.FuncDialect.Dialect);
         ctx.Register(Tensor.TensorDialect.Dialect);
         ctx.Register(Dist.DistDialect.Dialect);
+        ctx.Register(Mem.MemDialect.Dialect);
         return ctx;
     }
 

@@ -34,10 +34,19 @@ public static class PassRegistry
             Array.Empty<PassOption>(), _ => new AutoSp.DistPartition()),
         new("autosp", "Automatic sequence parallelism: sp-discover, sp-legalize, ulysses, sharding-propagation, dist-partition, canonicalize, cse, dce; the mesh is [\"dp\"=D, \"sp\"=P], rank = dp*P + sp",
             AutoSp.SpMesh.Options, o => new AutoSp.AutoSpPipeline(o.GetInt("sp"), o.GetInt("dp"))),
+        new("optimizer", "Append one AdamW step (tensor.adamw) to every joint training step: m, v arguments per parameter (aspir.opt_state), new param, m, v returned after the loss (passes/optimizer/Optimizer.cs)",
+            Optimizer.OptimizerPass.Options, o => new Optimizer.OptimizerPass(o.Get("lr"), o.Get("beta1"), o.Get("beta2"), o.Get("eps"), o.Get("weight-decay"), o.GetInt("step"), o.GetBool("keep-grads"))),
         new("comm-report", "Print the bytes each rank sends per collective and per step (to standard error)",
             new[] { new PassOption("per-op", "bool", "true", "list every collective, not only the totals") },
             o => new AutoSp.CommReport(o.GetBool("per-op"))),
         new("sac", "Sequence-aware activation checkpointing of a joint step: keep saved activations that are costly to recompute (attention at long context), recompute cheap ones (linears, norms, elementwise) before their first backward use; policy=sac|torch-default|none; reports saved bytes and recomputed FLOPs", Sac.Sac.Options, Sac.Sac.Create),
+        new("bufferize", "Give every tensor value a buffer and make lifetimes explicit as mem attributes (mem.buffer on arguments, mem.buffers and mem.free on ops)",
+            Array.Empty<PassOption>(), _ => new Memory.Bufferize()),
+        new("memory-plan", "Plan a bufferized function's per-rank arena: in-place reuse, best-fit offsets (mem.offset(s), mem.arena_size), and print the peak bytes split into parameters, gradients, activations, communication, workspace (to standard error)",
+            new[] { new PassOption("inplace", "bool", "true", "write elementwise results into the buffer of an operand that dies at the op (same size)") },
+            o => new Memory.MemoryPlan(o.GetBool("inplace"))),
+        new("mem-verify", "Check the mem attributes: buffers, exact lifetimes, in-place writes, non-overlapping offsets and the arena size",
+            Array.Empty<PassOption>(), _ => new Memory.MemVerify()),
     };
 
     public static PassInfo? Lookup(string name) => All.FirstOrDefault(p => p.Name == name);

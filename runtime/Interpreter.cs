@@ -18,6 +18,12 @@ public sealed class RunResult
 
     /// <summary>Bytes this rank sent in collectives (<see cref="ICommunicator.BytesSent"/>); 0 for a single-rank run.</summary>
     public long BytesSent { get; init; }
+
+    /// <summary>A planned run (<see cref="ArenaMemory"/>): the arena's high-water mark (largest offset + size allocated); 0 otherwise.</summary>
+    public long ArenaPeakBytes { get; init; }
+
+    /// <summary>A planned run: the largest sum of live buffer bytes in the arena (in-place writes allocate nothing); 0 otherwise.</summary>
+    public long ArenaLiveBytes { get; init; }
 }
 
 /// <summary>
@@ -40,8 +46,10 @@ public sealed class RunResult
 /// </summary>
 public static class Interpreter
 {
-    public static RunResult Run(Operation func, IReadOnlyList<HostTensor> args, KernelTable? kernels = null) =>
-        Execute(func, args, kernels, null, null);
+    /// <param name="planned">Run from ONE arena at the planned offsets (<see cref="ArenaMemory"/>); null: when the
+    /// function has been through memory-plan (it has <c>mem.arena_size</c>).</param>
+    public static RunResult Run(Operation func, IReadOnlyList<HostTensor> args, KernelTable? kernels = null, bool? planned = null) =>
+        Execute(func, args, kernels, null, null, planned);
 
     /// <summary>
     /// Runs <paramref name="func"/> as an SPMD program on <paramref name="ranks"/> ranks, one thread each, that
@@ -56,7 +64,7 @@ public static class Interpreter
     /// anything else wrapped in an InvalidOperationException.</para>
     /// </summary>
     public static RunResult[] RunSpmd(Operation func, int ranks, Func<int, IReadOnlyList<HostTensor>> argsOf,
-        TimeSpan? timeout = null, KernelTable? kernels = null)
+        TimeSpan? timeout = null, KernelTable? kernels = null, bool? planned = null)
     {
         ArgumentNullException.ThrowIfNull(func);
         ArgumentNullException.ThrowIfNull(argsOf);
@@ -67,7 +75,7 @@ public static class Interpreter
         Mesh Lookup(Operation op) =>
             op.GetAttr("mesh") is SymbolRefAttr s && meshes.TryGetValue(s.Name, out var m) ? m : Mesh.Resolve(op);
         var world = new ThreadWorld(ranks, timeout);
-        var outcomes = world.RunAll(comm => Execute(func, argsOf(comm.Rank), kernels, comm, Lookup));
+        var outcomes = world.RunAll(comm => Execute(func, argsOf(comm.Rank), kernels, comm, Lookup, planned));
         if (ThreadWorld.FirstError(outcomes) is { } error) throw error;
         return outcomes.Select(o => o.Value!).ToArray();
     }
@@ -89,7 +97,7 @@ public static class Interpreter
     }
 
     private static RunResult Execute(Operation func, IReadOnlyList<HostTensor> args, KernelTable? kernels,
-        ICommunicator? comm, Func<Operation, Mesh>? meshLookup)
+        ICommunicator? comm, Func<Operation, Mesh>? meshLookup, bool? planned)
     {
         ArgumentNullException.ThrowIfNull(func);
         ArgumentNullException.ThrowIfNull(args);
@@ -110,6 +118,7 @@ public static class Interpreter
             throw new ArgumentException($"function {fname} takes {signature.Inputs.Count} argument{(signature.Inputs.Count == 1 ? "" : "s")}, but {args.Count} {(args.Count == 1 ? "was" : "were")} given", nameof(args));
         var env = new Dictionary<Value, HostTensor>();
         var mem = new Allocator();
+        var arena = planned ?? Dialects.Mem.MemDialect.IsPlanned(func) ? new ArenaMemory(func) : null;
         for (int i = 0; i < args.Count; i++)
         {
             var expected = signature.Inputs[i];
@@ -120,6 +129,7 @@ public static class Interpreter
                 throw new ArgumentException($"{ArgName(func, i)} of {fname} has type {arg.Type}, but the function expects {tt}", nameof(args));
             env[block.Arguments[i]] = arg;
             mem.Allocate(tt.ByteSize);
+            arena?.PlaceArgument(func, i, block.Arguments[i], arg);
         }
 
         // ---------------------------------------------------------------- liveness
@@ -143,6 +153,8 @@ public static class Interpreter
                 inputs[j] = env.TryGetValue(op.Operand(j), out var t)
                     ? t
                     : throw new InvalidOperationException($"'{op.Name}' at {op.Location} uses a value that is not defined in the function body");
+            if (arena is not null)
+                for (int j = 0; j < inputs.Length; j++) inputs[j] = arena.Load(op.Operand(j));
             var outputs = kernel(new KernelContext(op, inputs, comm, meshLookup));
             if (outputs is null || outputs.Length != op.NumResults)
                 throw new InvalidOperationException($"the kernel of '{op.Name}' returned {outputs?.Length ?? 0} tensors for {op.NumResults} results");
@@ -154,6 +166,7 @@ public static class Interpreter
                 env[op.Result(j)] = outputs[j];
                 mem.Allocate(wt.ByteSize);
             }
+            arena?.StoreResults(op, outputs);
             // Free what this op used last (each value once), then its results nobody uses.
             var freed = new HashSet<Value>();
             foreach (var v in op.Operands)
@@ -168,11 +181,16 @@ public static class Interpreter
                     mem.Free(((TensorType)r.Type).ByteSize);
                     env.Remove(r);
                 }
+            arena?.FreeAfter(op);
         }
 
         var results = new HostTensor[ret.NumOperands];
-        for (int j = 0; j < results.Length; j++) results[j] = env[ret.Operand(j)];
-        return new RunResult { Results = results, PeakBytes = mem.PeakBytes, Elapsed = clock.Elapsed, BytesSent = comm?.BytesSent ?? 0 };
+        for (int j = 0; j < results.Length; j++) results[j] = arena?.Load(ret.Operand(j)) ?? env[ret.Operand(j)];
+        return new RunResult
+        {
+            Results = results, PeakBytes = mem.PeakBytes, Elapsed = clock.Elapsed, BytesSent = comm?.BytesSent ?? 0,
+            ArenaPeakBytes = arena?.HighWater ?? 0, ArenaLiveBytes = arena?.PeakLiveBytes ?? 0,
+        };
     }
 
     /// <summary>The <c>func.func</c> named <paramref name="name"/> (without '@') in a module, or an ArgumentException.</summary>
