@@ -20,12 +20,13 @@ internal static class RunTool
             "autosp-run FILE.aspir --params W.safetensors --inputs X.safetensors --out OUT.safetensors [--entry @func] [--report]");
         cl.Value("params", "parameters, by the Hugging Face names in the arguments' aspir.param");
         cl.Value("inputs", "inputs, by the names in the arguments' aspir.name (input_ids, labels: int64 as Hugging Face stores them)");
-        cl.Value("out", "where to write the results: 'loss' and, for a joint program, 'grad.<param name>'");
+        cl.Value("out", "where to write the results: 'loss' and, for a joint program, 'grad.<param name>'; after the optimizer pass '<param name>', '<param name>.exp_avg', '<param name>.exp_avg_sq'");
         cl.Value("entry", "the function to run (default: the module's only function, else @train_step)");
         cl.Flag("report", "print the run time and the peak bytes live (measured by the interpreter's allocator)");
         cl.Value("ranks", "run a per-rank (SPMD) program on P ranks, one thread each; arguments and results with a dist.sharding attribute are sliced from and assembled into global tensors: "
                           + "a size the shard count does not divide is cut into pieces of ceil(n/K), the padding filled with the argument's aspir.pad_value (default 0) and dropped from results; "
                           + "the global shape is aspir.global_shape = [..] when given, else the local shape times the shard counts", defaultValue: "1");
+        cl.Flag("init-opt-state", "optimizer state arguments (aspir.opt_state: '<param>.exp_avg', '<param>.exp_avg_sq') missing from --params start at zero (the first step)");
         cl.Value("compare", "compare the results with the tensors of the same names in this file (e.g. PyTorch's), and fail above --rtol");
         cl.Value("rtol", "the largest max|ours - reference| / max|reference| --compare accepts", defaultValue: "1e-6");
         if (!cl.ParseOrExit(args, out var exitCode)) return exitCode;
@@ -55,7 +56,7 @@ internal static class RunTool
         {
             var paramFile = cl.Get("params") is { } pp ? SafetensorsFile.Read(pp) : null;
             var inputFile = cl.Get("inputs") is { } ip ? SafetensorsFile.Read(ip) : null;
-            var arguments = LoadArguments(func, paramFile, inputFile);
+            var arguments = LoadArguments(func, paramFile, inputFile, cl.GetFlag("init-opt-state"));
             if (!int.TryParse(cl.Get("ranks"), NumberStyles.None, CultureInfo.InvariantCulture, out var ranks) || ranks < 1)
                 throw new ArgumentException($"--ranks takes a positive number, not '{cl.Get("ranks")}'");
             RunResult result;
@@ -131,7 +132,7 @@ internal static class RunTool
     }
 
     /// <summary>Each argument comes from the parameter file (aspir.param) or the input file (aspir.name).</summary>
-    private static List<HostTensor> LoadArguments(Operation func, SafetensorsFile? paramFile, SafetensorsFile? inputFile)
+    private static List<HostTensor> LoadArguments(Operation func, SafetensorsFile? paramFile, SafetensorsFile? inputFile, bool initOptState = false)
     {
         var sig = FuncDialect.Signature(func);
         var args = new List<HostTensor>();
@@ -143,7 +144,12 @@ internal static class RunTool
             var what = SpmdIO.ArgumentName(func, i);
             type = SpmdIO.GlobalType(func, type, attrs, what);
             if (SpmdIO.ShardingOf(attrs) is not null) SpmdIO.PadValue(attrs, type.Element, what);   // a bad one fails before anything runs
-            if (attrs.Get("aspir.param") is StringAttr param)
+            if (attrs.Get("aspir.opt_state") is not null && attrs.Get("aspir.name") is StringAttr state)
+                // Optimizer state (the optimizer pass): from the parameter file by its name, or zeros (the first step) with --init-opt-state.
+                args.Add(paramFile is not null && paramFile.TryGetValue(state.Value, out _) || !initOptState
+                    ? Load(paramFile, "--params", state.Value, type, what, attrs)
+                    : new HostTensor(type));
+            else if (attrs.Get("aspir.param") is StringAttr param)
                 args.Add(Load(paramFile, "--params", param.Value, type, what, attrs));
             else if (attrs.Get("aspir.name") is StringAttr name)
                 args.Add(Load(inputFile, "--inputs", name.Value, type, what, attrs));
@@ -186,7 +192,10 @@ internal static class RunTool
         return ctx.Tensor(t.Shape, element);
     }
 
-    /// <summary>Results are named by res_attrs: aspir.name ("loss") or aspir.grad (written as "grad.NAME").</summary>
+    /// <summary>
+    /// Results are named by res_attrs: aspir.name ("loss"), aspir.grad (written as "grad.NAME"), aspir.updated
+    /// (an updated parameter, written as "NAME") or aspir.opt_state ("NAME.exp_avg", "NAME.exp_avg_sq").
+    /// </summary>
     private static List<(string Name, HostTensor T)> NameResults(Operation func, HostTensor[] results)
     {
         var resAttrs = func.GetAttr("res_attrs") as ArrayAttr;
@@ -195,6 +204,8 @@ internal static class RunTool
         {
             var d = resAttrs is not null && i < resAttrs.Count ? resAttrs[i] as DictionaryAttr : null;
             string name = d?.Get("aspir.grad") is StringAttr g ? "grad." + g.Value
+                : d?.Get("aspir.updated") is StringAttr u ? u.Value
+                : d?.Get("aspir.opt_state") is StringAttr st && d.Get("aspir.param") is StringAttr sp ? sp.Value + (st.Value == "m" ? ".exp_avg" : ".exp_avg_sq")
                 : d?.Get("aspir.name") is StringAttr n ? n.Value
                 : results.Length == 1 && results[i].Type.Rank == 0 ? "loss"
                 : $"result.{i}";
