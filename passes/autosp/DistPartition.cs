@@ -132,8 +132,9 @@ public sealed class DistPartition : Pass
             switch (op.Name)
             {
                 case "func.return":
+                    // The global type: arguments and earlier results are already local here.
                     foreach (var v in op.Operands)
-                        if (ShardingAttr.Of(v.Type) is { IsReplicated: false })
+                        if (ShardingAttr.Of(G(v)) is { IsReplicated: false })
                             return Fail(op, "dist-partition: a function result is still sharded or partial; results must be replicated");
                     return true;
                 case "dist.reshard":
