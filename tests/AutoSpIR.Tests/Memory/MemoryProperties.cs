@@ -1,0 +1,53 @@
+using AutoSpIR.Tests.AutoSp;
+using AutoSpIR.Tests.Properties;
+using FsCheck.Fluent;
+using Xunit.Abstractions;
+using FsGen = FsCheck.Fluent.Gen;
+
+namespace AutoSpIR.Tests.Memory;
+
+/// <summary>
+/// Planned = measured on random decoder training steps (<see cref="MemoryHarness.Check"/>): the
+/// joint program of <c>autodiff</c> on one device (f64, f32, bf16), and the per-rank program of
+/// <c>autodiff,autosp{sp=P,dp=D}</c> on its P*D in-process ranks.
+/// </summary>
+public class MemoryProperties(ITestOutputHelper output)
+{
+    private static FsCheck.Gen<DecoderCase> Cases(bool spmd) =>
+        from sp in spmd ? FsGen.Elements(2, 3, 4) : FsGen.Constant(1)
+        from dp in spmd ? FsGen.Elements(1, 1, 2) : FsGen.Constant(1)
+        from mult in FsGen.Elements(1, 2)
+        let heads = sp * mult
+        from kv in FsGen.Elements(Enumerable.Range(1, heads).Where(k => heads % k == 0).ToArray())
+        from headDim in FsGen.Elements(2, 4)
+        from hidden in FsGen.Elements(8, 12)
+        from inter in FsGen.Elements(8, 10)
+        from layers in FsGen.Choose(1, 2)
+        from vocab in FsGen.Elements(7, 16)
+        from perRank in FsGen.Choose(1, 3)
+        from tail in FsGen.Choose(0, sp - 1)
+        let seq = Math.Max(2, sp * perRank - tail)
+        from batch in FsGen.Elements(dp, 2 * dp)
+        from tied in FsGen.Elements(false, true)
+        from bias in FsGen.Elements(false, true)
+        from seed in FsGen.Choose(0, 1_000_000)
+        select new DecoderCase(hidden, heads, kv, headDim, inter, layers, vocab, seq, batch, tied, bias, sp, dp, seed);
+
+    [Fact]
+    public void PlannedEqualsMeasuredOnOneDevice() =>
+        PropertyRunner.ForAll(output, "planned = measured, one device", Arb.From(
+            from c in Cases(spmd: false) from dtype in FsGen.Elements("f64", "f32", "bf16") select (c, dtype)), 30, 20261122, t =>
+        {
+            var joint = AutoSpHarness.Joint(t.c, t.dtype);
+            MemoryHarness.Check(joint, AutoSpHarness.Inputs(joint, t.c), spmd: false, $"{t.c} {t.dtype}");
+        });
+
+    [Fact]
+    public void PlannedEqualsMeasuredPerRankAfterAutoSp() =>
+        PropertyRunner.ForAll(output, "planned = measured, per rank after autosp", Arb.From(Cases(spmd: true)), 20, 20261122, c =>
+        {
+            var joint = AutoSpHarness.Joint(c);
+            var inputs = AutoSpHarness.Inputs(joint, c);
+            MemoryHarness.Check(AutoSpHarness.Partitioned(c), inputs, spmd: true, c.ToString());
+        });
+}
