@@ -36,6 +36,8 @@ public static class PassRegistry
             AutoSp.SpMesh.Options, o => new AutoSp.AutoSpPipeline(o.GetInt("sp"), o.GetInt("dp"))),
         new("optimizer", "Append one AdamW step (tensor.adamw) to every joint training step: m, v arguments per parameter (aspir.opt_state), new param, m, v returned after the loss (passes/optimizer/Optimizer.cs)",
             Optimizer.OptimizerPass.Options, o => new Optimizer.OptimizerPass(o.Get("lr"), o.Get("beta1"), o.Get("beta2"), o.Get("eps"), o.Get("weight-decay"), o.GetInt("step"), o.GetBool("keep-grads"))),
+        new("zero", "ZeRO over the whole mesh on the per-rank step (after autosp and optimizer): stage=1 shards m, v (gradient all_reduce -> reduce_scatter, update on the shard, all_gather of the new parameter); stage=3 also shards parameters (all_gather before forward and backward use) (passes/zero/Zero.cs)",
+            Zero.ZeroPass.Options, o => new Zero.ZeroPass(o.GetInt("stage"))),
         new("comm-report", "Print the bytes each rank sends per collective and per step (to standard error)",
             new[] { new PassOption("per-op", "bool", "true", "list every collective, not only the totals") },
             o => new AutoSp.CommReport(o.GetBool("per-op"))),

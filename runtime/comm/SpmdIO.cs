@@ -13,11 +13,35 @@ namespace AutoSpIR.Runtime.Comm;
 /// padding holds its <c>aspir.pad_value</c> (an integer or float attribute, default 0; an
 /// integer for integer tensors: -100 for labels, the ignore_index), a result's padding is dropped.
 /// Other arguments are given whole to every rank, and other results must come out equal on every rank.
+/// A rank-1 value with <c>aspir.flat_shape</c> is, in the files, a tensor of that shape, flattened
+/// (row-major) before slicing and reshaped after assembling (ZeRO's flat shards).
 /// </summary>
 public static class SpmdIO
 {
     public const string GlobalShapeAttr = "aspir.global_shape";
     public const string PadValueAttr = "aspir.pad_value";
+    /// <summary>
+    /// <c>aspir.flat_shape = [64, 64]</c> on a rank-1 argument or result (ZeRO's flattened shards,
+    /// passes/zero): the files hold the tensor at this shape; the program sees it flattened row-major
+    /// to its global shape [N] (N = the product), which <c>dist.sharding</c> then cuts into shards.
+    /// </summary>
+    public const string FlatShapeAttr = "aspir.flat_shape";
+
+    /// <summary>
+    /// The type of an argument or result in the files: <see cref="GlobalType"/>, or with
+    /// <c>aspir.flat_shape</c> that shape (checked to hold the global type's elements).
+    /// </summary>
+    public static TensorType FileType(Operation func, TensorType local, DictionaryAttr attrs, string what)
+    {
+        var global = GlobalType(func, local, attrs, what);
+        if (attrs.Get(FlatShapeAttr) is not { } given) return global;
+        if (given is not ArrayAttr arr || arr.AsInts() is not { } shape || shape.Any(n => n < 0) || global.Rank != 1
+            || shape.Aggregate(1L, (a, n) => a * n) != global.Dim(0))
+            throw new ArgumentException($"{what}: {FlatShapeAttr} {given} must be a shape of {(global.Rank == 1 ? global.Dim(0) : "N")} elements, the global size of a rank-1 value (its global type is {global})");
+        return new Context().Tensor(shape, local.Element);
+    }
+
+    private static HostTensor Reshaped(HostTensor t, TensorType to) => new(to, t.F64, t.F32, t.Ints);
 
     public static ShardingAttr? ShardingOf(DictionaryAttr attrs) => attrs.Get("dist.sharding") as ShardingAttr;
 
@@ -112,9 +136,10 @@ public static class SpmdIO
         {
             var local = (TensorType)sig.Inputs[i];
             var attrs = FuncDialect.ArgAttrs(func, i);
+            var whole = attrs.Get(FlatShapeAttr) is null ? global[i] : Reshaped(global[i], GlobalType(func, local, attrs, ArgumentName(func, i)));
             args[i] = ShardingOf(attrs) is { } s
-                ? Sharding.SliceForRank(global[i], MeshOf(func, s), DimAxes(s), rank, local, PadValue(attrs, local.Element, ArgumentName(func, i)))
-                : global[i];
+                ? Sharding.SliceForRank(whole, MeshOf(func, s), DimAxes(s), rank, local, PadValue(attrs, local.Element, ArgumentName(func, i)))
+                : whole;
         }
         return args;
     }
@@ -131,6 +156,8 @@ public static class SpmdIO
                 var pieces = perRank.Select(r => r.Results[i]).ToList();
                 var globalType = GlobalType(func, (TensorType)FuncDialect.Signature(func).Results[i], attrs, $"result #{i}");
                 results[i] = Sharding.AssembleFromRanks(pieces, MeshOf(func, s), DimAxes(s), globalType);
+                if (attrs.Get(FlatShapeAttr) is not null)
+                    results[i] = Reshaped(results[i], FileType(func, (TensorType)FuncDialect.Signature(func).Results[i], attrs, $"result #{i}"));
                 continue;
             }
             results[i] = perRank[0].Results[i];

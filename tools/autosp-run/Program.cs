@@ -142,7 +142,7 @@ internal static class RunTool
             if (sig.Inputs[i] is not TensorType type || !type.IsStatic)
                 throw new ArgumentException($"argument #{i} has type {sig.Inputs[i]}; only tensors of static shape can be loaded");
             var what = SpmdIO.ArgumentName(func, i);
-            type = SpmdIO.GlobalType(func, type, attrs, what);
+            type = SpmdIO.FileType(func, type, attrs, what);
             if (SpmdIO.ShardingOf(attrs) is not null) SpmdIO.PadValue(attrs, type.Element, what);   // a bad one fails before anything runs
             if (attrs.Get("aspir.opt_state") is not null && attrs.Get("aspir.name") is StringAttr state)
                 // Optimizer state (the optimizer pass): from the parameter file by its name, or zeros (the first step) with --init-opt-state.
@@ -162,7 +162,7 @@ internal static class RunTool
     private static HostTensor Load(SafetensorsFile? file, string flag, string name, TensorType type, string what, DictionaryAttr attrs)
     {
         if (file is null) throw new ArgumentException($"{what} needs {flag} FILE.safetensors");
-        bool global = SpmdIO.ShardingOf(attrs) is not null || attrs.Get(SpmdIO.GlobalShapeAttr) is not null;
+        bool global = SpmdIO.ShardingOf(attrs) is not null || attrs.Get(SpmdIO.GlobalShapeAttr) is not null || attrs.Get(SpmdIO.FlatShapeAttr) is not null;
         if (global && file.TryGetValue(name, out var given) && !given.Shape.AsSpan().SequenceEqual(type.Shape))
             throw new ArgumentException($"{what}: {flag} {file.Path} holds '{name}' of shape {SpmdIO.ShapeText(given.Shape)}, " +
                                         $"but its global shape is {SpmdIO.ShapeText(type.Shape)} ({SpmdIO.GlobalShapeSource(attrs)})");
