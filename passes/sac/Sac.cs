@@ -291,8 +291,13 @@ public sealed class Sac(CheckpointPolicy policy, double? flopsPerByte, bool reco
                 bool saved = op.Results.Any(firstUse.ContainsKey);
                 if (can && saved)
                 {
-                    long marginal = src!.Where(s => !retained.Contains(s)).Sum(Bytes);
-                    if (marginal >= outBytes) { can = false; why = $"needs {marginal} more kept bytes"; }
+                    var extra = src!.Where(s => !retained.Contains(s)).ToList();
+                    long marginal = extra.Sum(Bytes);
+                    if (marginal >= outBytes)
+                    {
+                        can = false;
+                        why = $"recomputing it would keep {string.Join(", ", extra.Select(Describe))}: {marginal} bytes";
+                    }
                 }
                 if (can)
                 {
@@ -327,7 +332,7 @@ public sealed class Sac(CheckpointPolicy policy, double? flopsPerByte, bool reco
             clonedFlops += FlopsOf(clone);
             for (int i = 0; i < op.NumResults; i++)
             {
-                clone.Result(i).NameHint = (op.Result(i).NameHint ?? "v") + "_rc";
+                clone.Result(i).NameHint = op.Result(i).NameHint is { } h ? h + "_rc" : "rc";
                 memo[op.Result(i)] = clone.Result(i);
             }
             return memo[u];
@@ -360,6 +365,8 @@ public sealed class Sac(CheckpointPolicy policy, double? flopsPerByte, bool reco
         Write(report, summary, perValue ? savedOrder.Select(v => (v, decision.GetValueOrDefault(v, "keep"))).ToList() : null);
         return summary;
     }
+
+    private static string Describe(Value v) => $"%{v.NameHint ?? "?"} ({v.DefiningOp?.Name})";
 
     private static string Num(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
 
