@@ -1,0 +1,82 @@
+using AutoSpIR.Runtime;
+using AutoSpIR.Tests.AutoSp;
+using AutoSpIR.Tests.Properties;
+using FsCheck.Fluent;
+using Xunit.Abstractions;
+using FsGen = FsCheck.Fluent.Gen;
+
+namespace AutoSpIR.Tests.Zero;
+
+/// <summary>
+/// ZeRO's numerics: for random decoders and meshes (sp in {1, 2, 3, 4}, dp in {1, 2}, at least 2
+/// ranks; sizes that G does not divide, so shards are padded) and stage 1 or 3,
+/// <c>autodiff,autosp{sp=P,dp=D},optimizer,zero{stage=S}</c> on D*P ranks gives the loss and every
+/// updated parameter, m and v of the one-device <c>autodiff,optimizer</c> (f64, relative error
+/// below 1e-9); the busiest rank sent exactly the bytes the program's CommBytes say.
+/// </summary>
+public class ZeroProperties(ITestOutputHelper output)
+{
+    private static readonly FsCheck.Gen<(DecoderCase Case, int Stage)> Cases =
+        from sp in FsGen.Elements(1, 2, 3, 4)
+        from dp in FsGen.Elements(1, 2)
+        where sp * dp >= 2
+        from mult in FsGen.Elements(1, 2)
+        let heads = sp * mult
+        from kv in FsGen.Elements(Enumerable.Range(1, heads).Where(k => heads % k == 0).ToArray())
+        from headDim in FsGen.Elements(2, 4)
+        from hidden in FsGen.Elements(6, 8)
+        from inter in FsGen.Elements(5, 8)
+        from layers in FsGen.Choose(1, 2)
+        from vocab in FsGen.Elements(7, 16)
+        from perRank in FsGen.Choose(1, 2)
+        from tail in FsGen.Choose(0, sp - 1)
+        let seq = Math.Max(2, sp * perRank - tail)
+        from batch in FsGen.Elements(dp, 2 * dp)
+        from tied in FsGen.Elements(false, true)
+        from bias in FsGen.Elements(false, true)
+        from seed in FsGen.Choose(0, 1_000_000)
+        from stage in FsGen.Elements(1, 3)
+        select (new DecoderCase(hidden, heads, kv, headDim, inter, layers, vocab, seq, batch, tied, bias, sp, dp, seed), stage);
+
+    [Fact]
+    public void ZeroEqualsOneDevice() =>
+        PropertyRunner.ForAll(output, "zero = one device", Arb.From(Cases), 100, 20261122, c => Check(c.Case, c.Stage));
+
+    [Theory]
+    [InlineData(8, 4, 2, 2, 10, 2, 11, 7, 2, false, true, 2, 2, 17, 1)]   // 4 ranks, padded shards (11*8 over 4 divides, 10*8 too; norms 8)
+    [InlineData(6, 3, 1, 2, 5, 1, 7, 5, 1, true, false, 3, 1, 5, 3)]      // 3 ranks: every size padded
+    [InlineData(8, 2, 2, 4, 8, 1, 16, 4, 2, false, false, 1, 2, 99, 3)]   // data parallel only
+    public void Cases_(long hidden, long heads, long kv, long headDim, long inter, long layers, long vocab, long seq, long batch,
+        bool tied, bool bias, int sp, int dp, int seed, int stage) =>
+        Check(new DecoderCase(hidden, heads, kv, headDim, inter, layers, vocab, seq, batch, tied, bias, sp, dp, seed), stage);
+
+    internal static void Check(DecoderCase c, int stage)
+    {
+        var one = ZeroHarness.OneDevice(c);
+        var inputs = ZeroHarness.Inputs(one, c);
+        var func = AutoSpHarness.Step(one);
+        var expected = Interpreter.Run(func, inputs).Results;
+
+        var perRank = ZeroHarness.PerRank(c, $"zero{{stage={stage}}}");
+        var (got, ranks) = AutoSpHarness.RunRanks(perRank, inputs, TimeSpan.FromSeconds(60));
+        Assert.Equal(c.Sp * c.Dp, ranks.Length);
+        Assert.Equal(expected.Length, got.Length);
+        var wrong = new List<string>();
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i].Type.Shape.ToArray(), got[i].Type.Shape.ToArray());
+            double rel = AutoSpHarness.RelativeError(got[i], expected[i]);
+            if (!(rel < 1e-9)) wrong.Add($"{ZeroHarness.ResultName(func, i)} differs from one device by {rel:E2}");
+        }
+        Assert.True(wrong.Count == 0, $"{c} stage={stage}:\n" + string.Join("\n", wrong));
+
+        long commBytes = 0, shiftBytes = 0;
+        AutoSpHarness.Step(perRank).Walk(op =>
+        {
+            long b = op.Def?.CommBytesOf(op) ?? 0;
+            commBytes += b;
+            if (op.Name == "dist.shift") shiftBytes += b;
+        });
+        Assert.True(ranks.Max(r => r.BytesSent) == commBytes, $"{c}: the busiest rank sent {ranks.Max(r => r.BytesSent)} bytes, the program's CommBytes say {commBytes}");
+    }
+}
