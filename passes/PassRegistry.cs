@@ -47,6 +47,8 @@ public static class PassRegistry
         new("memory-plan", "Plan a bufferized function's per-rank arena: in-place reuse, best-fit offsets (mem.offset(s), mem.arena_size), and print the peak bytes split into parameters, gradients, activations, communication, workspace (to standard error)",
             new[] { new PassOption("inplace", "bool", "true", "write elementwise results into the buffer of an operand that dies at the op (same size)") },
             o => new Memory.MemoryPlan(o.GetBool("inplace"))),
+        new("mem-schedule", "Reorder each function body (topologically, collectives in their order) to lower the live peak: the best of the given, sink-to-first-user and greedy freed-bytes orders; run before bufferize",
+            Array.Empty<PassOption>(), _ => new Memory.Schedule()),
         new("mem-verify", "Check the mem attributes: buffers, exact lifetimes, in-place writes, non-overlapping offsets and the arena size",
             Array.Empty<PassOption>(), _ => new Memory.MemVerify()),
     };

@@ -66,3 +66,28 @@ public static class MemoryHarness
         }
     }
 }
+
+/// <summary><c>mem-schedule</c> on a program: same bits, a measured peak no higher, then planned = measured on the new order.</summary>
+public static class ScheduleHarness
+{
+    public static void Check(Operation module, HostTensor[] globalInputs, bool spmd, string what)
+    {
+        var func = AutoSpHarness.Step(module);
+        RunResult[] Runs()
+        {
+            if (!spmd) return new[] { Interpreter.Run(func, globalInputs, planned: false) };
+            int ranks = SpmdIO.RankCount(func);
+            return Interpreter.RunSpmd(func, ranks, r => SpmdIO.ArgumentsOf(func, globalInputs, r), TimeSpan.FromSeconds(60), planned: false);
+        }
+        var before = Runs();
+        var report = AutoSpHarness.RunPipeline(module, "mem-schedule");
+        var after = Runs();
+        for (int r = 0; r < before.Length; r++)
+        {
+            MemoryHarness.AssertBitIdentical(before[r].Results, after[r].Results, $"{what}, scheduled, rank {r}");
+            Assert.True(after[r].PeakBytes <= before[r].PeakBytes, $"{what}: mem-schedule raised the peak from {before[r].PeakBytes} to {after[r].PeakBytes}");
+            Assert.Contains($"live peak {before[r].PeakBytes} -> {after[r].PeakBytes} bytes", report);
+        }
+        MemoryHarness.Check(module, globalInputs, spmd, what + ", scheduled");
+    }
+}

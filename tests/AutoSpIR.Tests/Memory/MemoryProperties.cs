@@ -36,7 +36,7 @@ public class MemoryProperties(ITestOutputHelper output)
     [Fact]
     public void PlannedEqualsMeasuredOnOneDevice() =>
         PropertyRunner.ForAll(output, "planned = measured, one device", Arb.From(
-            from c in Cases(spmd: false) from dtype in FsGen.Elements("f64", "f32", "bf16") select (c, dtype)), 30, 20261122, t =>
+            from c in Cases(spmd: false) from dtype in FsGen.Elements("f64", "f32", "bf16") select (c, dtype)), 100, 20261122, t =>
         {
             var joint = AutoSpHarness.Joint(t.c, t.dtype);
             MemoryHarness.Check(joint, AutoSpHarness.Inputs(joint, t.c), spmd: false, $"{t.c} {t.dtype}");
@@ -44,10 +44,20 @@ public class MemoryProperties(ITestOutputHelper output)
 
     [Fact]
     public void PlannedEqualsMeasuredPerRankAfterAutoSp() =>
-        PropertyRunner.ForAll(output, "planned = measured, per rank after autosp", Arb.From(Cases(spmd: true)), 20, 20261122, c =>
+        PropertyRunner.ForAll(output, "planned = measured, per rank after autosp", Arb.From(Cases(spmd: true)), 50, 20261122, c =>
         {
             var joint = AutoSpHarness.Joint(c);
             var inputs = AutoSpHarness.Inputs(joint, c);
             MemoryHarness.Check(AutoSpHarness.Partitioned(c), inputs, spmd: true, c.ToString());
+        });
+
+    [Fact]
+    public void ScheduleKeepsBitsAndNeverRaisesThePeak() =>
+        PropertyRunner.ForAll(output, "mem-schedule: same bits, peak no higher", Arb.From(
+            from spmd in FsGen.Elements(false, true) from c in Cases(spmd) select (c, spmd)), 40, 20261124, t =>
+        {
+            var joint = AutoSpHarness.Joint(t.c);
+            var inputs = AutoSpHarness.Inputs(joint, t.c);
+            ScheduleHarness.Check(t.spmd ? AutoSpHarness.Partitioned(t.c) : joint, inputs, t.spmd, t.c.ToString());
         });
 }
