@@ -7,6 +7,7 @@ public class ExampleTests
     [InlineData("examples/tiny-llama/run.sh")]   // one device, against PyTorch
     [InlineData("examples/spmd/run.sh")]         // hand-written Ulysses attention on 4 ranks, against one device
     [InlineData("examples/autosp/run.sh")]       // autosp{sp=4} of the tiny Llama on 4 ranks, against one device and PyTorch
+    [InlineData("examples/memory/run.sh")]       // memory-plan of the tiny Llama, run planned on 1 and 4 ranks, against PyTorch
     public void ExampleScriptSucceeds(string script)
     {
         var dir = Directory.CreateTempSubdirectory("aspir-example-");

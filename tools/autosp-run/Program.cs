@@ -22,7 +22,7 @@ internal static class RunTool
         cl.Value("inputs", "inputs, by the names in the arguments' aspir.name (input_ids, labels: int64 as Hugging Face stores them)");
         cl.Value("out", "where to write the results: 'loss' and, for a joint program, 'grad.<param name>'; after the optimizer pass '<param name>', '<param name>.exp_avg', '<param name>.exp_avg_sq'");
         cl.Value("entry", "the function to run (default: the module's only function, else @train_step)");
-        cl.Flag("report", "print the run time and the peak bytes live (measured by the interpreter's allocator)");
+        cl.Flag("report", "print the run time and the peak bytes live (measured by the interpreter's allocator; for a memory-planned program also the arena high-water mark)");
         cl.Value("ranks", "run a per-rank (SPMD) program on P ranks, one thread each; arguments and results with a dist.sharding attribute are sliced from and assembled into global tensors: "
                           + "a size the shard count does not divide is cut into pieces of ceil(n/K), the padding filled with the argument's aspir.pad_value (default 0) and dropped from results; "
                           + "the global shape is aspir.global_shape = [..] when given, else the local shape times the shard counts", defaultValue: "1");
@@ -76,6 +76,7 @@ internal static class RunTool
                     PeakBytes = perRank.Max(r => r.PeakBytes),
                     Elapsed = perRank.Max(r => r.Elapsed),
                     BytesSent = perRank.Max(r => r.BytesSent),
+                    ArenaPeakBytes = perRank.Max(r => r.ArenaPeakBytes),
                 };
             }
             var outputs = NameResults(func, results);
@@ -267,6 +268,8 @@ internal static class RunTool
         Console.WriteLine($"@{FuncDialect.SymName(func)}: {result.Elapsed.TotalMilliseconds.ToString("F1", ci)} ms, " +
                           $"peak memory {result.PeakBytes.ToString("N0", ci)} bytes ({(result.PeakBytes / 1048576.0).ToString("F2", ci)} MiB)" +
                           (result.BytesSent > 0 ? $" per rank (the largest), {result.BytesSent.ToString("N0", ci)} bytes sent by the busiest rank" : ""));
+        if (result.ArenaPeakBytes > 0)
+            Console.WriteLine($"  planned run: arena high-water mark {result.ArenaPeakBytes.ToString("N0", ci)} bytes per rank (mem.arena_size {((func.GetAttr("mem.arena_size") as IntegerAttr)?.Value ?? -1).ToString("N0", ci)})");
         foreach (var (name, t) in outputs.Where(o => o.T.Type.Rank == 0))
             Console.WriteLine($"  {name} = {t.Get(0).ToString("R", ci)}");
     }
