@@ -168,7 +168,7 @@ public sealed class ZeroPass(long stage) : Pass
             var grad = update.Operand(1);
             Value gradShard;
             if (grad.DefiningOp is { Name: "dist.all_reduce" } ar && ar.GetString("reduction") == "sum"
-                && Group.Of(ar) is { } arGroup && arGroup.Axes.OrderBy(a => a).SequenceEqual(mesh.Axes.OrderBy(a => a)))
+                && Group.Of(ar) is { } arGroup && arGroup.Size == g)   // over every rank (axes of size 1 may be left out)
             {
                 gradShard = ReduceScatter.Create(b, FlatPadded(ar.Operand(0), l), group, 0);
                 if (ar.GetAttr("aspir.layer") is { } layer) gradShard.DefiningOp!.SetAttr("aspir.layer", layer);
