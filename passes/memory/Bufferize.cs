@@ -11,6 +11,7 @@ namespace AutoSpIR.Passes.Memory;
 /// lists in <c>mem.free</c> (ascending) the buffers of the operands it uses last and of its
 /// results nobody uses. Returned values are never freed. Any earlier <c>mem.*</c> attributes
 /// (a previous plan) are replaced. Run it last, after the passes that change the program.
+/// Functions it cannot bufferize (<see cref="WhyNot"/>) are left alone, with a line in the report.
 /// </summary>
 public sealed class Bufferize : Pass
 {
@@ -19,8 +20,37 @@ public sealed class Bufferize : Pass
     public override bool Run(Operation root, PassContext pc)
     {
         foreach (var f in Functions(root))
+        {
+            if (WhyNot(f) is { } reason)
+            {
+                pc.Report.WriteLine($"bufferize: @{FuncDialect.SymName(f)} left alone: {reason}");
+                continue;
+            }
             if (!BufferizeFunc(f, pc)) return false;
+        }
         return true;
+    }
+
+    /// <summary>
+    /// Why a function cannot be bufferized, or null: its body must be one block ending in
+    /// func.return, without ops holding regions, and every argument and result a statically
+    /// shaped tensor. Other functions are left alone (with a line in the report).
+    /// </summary>
+    public static string? WhyNot(Operation func)
+    {
+        var body = func.Region(0);
+        if (body.Blocks.Count != 1) return $"{body.Blocks.Count} blocks (only single-block bodies are bufferized)";
+        var block = body.Blocks[0];
+        if (block.Last is not { Name: "func.return" }) return "the body does not end with func.return";
+        if (block.Arguments.FirstOrDefault(a => a.Type is not TensorType { IsStatic: true }) is { } arg)
+            return $"argument #{arg.Index} has type {arg.Type} (only statically shaped tensors get buffers)";
+        foreach (var op in block.Ops)
+        {
+            if (op.NumRegions > 0) return $"'{op.Name}' holds regions";
+            foreach (var r in op.Results)
+                if (r.Type is not TensorType { IsStatic: true }) return $"'{op.Name}' has a result of type {r.Type} (only statically shaped tensors get buffers)";
+        }
+        return null;
     }
 
     /// <summary>The func.func ops with a body under (or equal to) <paramref name="root"/>.</summary>

@@ -5,7 +5,7 @@ namespace AutoSpIR.Passes.Memory;
 /// <summary>
 /// <c>mem-verify</c>: checks the <c>mem</c> attributes of every function with
 /// <see cref="BufferProgram.Read"/> (buffers, exact lifetimes, in-place writes, and, when planned,
-/// non-overlapping offsets and the arena size); changes nothing.
+/// non-overlapping offsets and the arena size) of every function that has any; changes nothing.
 /// </summary>
 public sealed class MemVerify : Pass
 {
@@ -15,7 +15,7 @@ public sealed class MemVerify : Pass
     {
         bool ok = true;
         foreach (var f in Bufferize.Functions(root))
-            ok &= BufferProgram.Read(f, pc.Diagnostics) is not null;
+            if (MemoryPlan.IsBufferized(f)) ok &= BufferProgram.Read(f, pc.Diagnostics) is not null;
         return ok;
     }
 }

@@ -6,7 +6,7 @@ namespace AutoSpIR.Passes.Memory;
 
 /// <summary>
 /// <c>memory-plan</c>: plans the memory of each bufferized function (run <c>bufferize</c>
-/// first) for ONE rank: the program is per-rank (after <c>autosp</c>) or single-device.
+/// first; a function without any <c>mem.buffer(s)</c> is left alone, with a line in the report) for ONE rank: the program is per-rank (after <c>autosp</c>) or single-device.
 /// <list type="number">
 /// <item>In-place reuse (option <c>inplace</c>, default on): the result of an elementwise op
 /// (<see cref="InPlaceOps"/>: add sub mul div neg exp log rsqrt silu gelu silu_grad gelu_grad)
@@ -42,11 +42,26 @@ public sealed class MemoryPlan(bool inplace) : Pass
     {
         foreach (var f in Bufferize.Functions(root))
         {
+            if (!IsBufferized(f))
+            {
+                pc.Report.WriteLine($"memory-plan @{FuncDialect.SymName(f)}: not bufferized (run bufferize first), left alone");
+                continue;
+            }
             var p = Plan(f, pc, inplace);
             if (p is null) return false;
             WriteReport(p, pc.Report);
         }
         return true;
+    }
+
+    /// <summary>Whether bufferize gave the function buffers: an argument with mem.buffer or an op with mem.buffers.</summary>
+    public static bool IsBufferized(Operation func)
+    {
+        var block = func.Region(0).Blocks.FirstOrDefault();
+        if (block is null) return false;
+        for (int i = 0; i < block.Arguments.Count; i++)
+            if (FuncDialect.ArgAttrs(func, i).Get(MemDialect.Buffer) is not null) return true;
+        return block.Ops.Any(o => o.HasAttr(MemDialect.Buffers));
     }
 
     /// <summary>Plans one bufferized function; the checked result, or null after reporting errors.</summary>

@@ -4,8 +4,10 @@ using AutoSpIR.Dialects.Func;
 namespace AutoSpIR.Passes.Memory;
 
 /// <summary>
-/// <c>mem-schedule</c>: reorders the ops of each function body (one block) to lower its live
-/// peak, without changing what any op computes. Run it BEFORE <c>bufferize</c>.
+/// <c>mem-schedule</c>: reorders the ops of each function body to lower its live peak, without
+/// changing what any op computes. Run it BEFORE <c>bufferize</c>. It takes the functions
+/// bufferize takes (<see cref="Bufferize.WhyNot"/>: one block, no ops with regions, static
+/// tensors) and leaves the others alone.
 /// <para>
 /// The live peak of an order is the interpreter's measure (RunResult.PeakBytes): arguments live
 /// throughout, a value from its op until after its last use (returned values to the end), an
@@ -33,11 +35,13 @@ public sealed class Schedule : Pass
     {
         foreach (var f in Bufferize.Functions(root))
         {
-            var body = f.Region(0);
-            if (body.Blocks.Count != 1) continue;
-            var block = body.Blocks[0];
-            var ret = block.Last;
-            if (ret is null || ret.Name != "func.return") continue;
+            if (Bufferize.WhyNot(f) is { } reason)
+            {
+                pc.Report.WriteLine($"mem-schedule: @{FuncDialect.SymName(f)} left alone: {reason}");
+                continue;
+            }
+            var block = f.Region(0).Blocks[0];
+            var ret = block.Last!;
             var ops = block.Ops.Where(o => !ReferenceEquals(o, ret)).ToList();
             var candidates = new (string Name, List<Operation> Order)[] { ("given", ops), ("sink", Sink(ops)), ("greedy", Greedy(ops, ret)) };
             var measured = candidates.Select(c => (c.Name, c.Order, Peak: Peak(block, c.Order, ret))).ToList();
