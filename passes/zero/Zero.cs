@@ -113,9 +113,11 @@ public sealed class ZeroPass(long stage) : Pass
             return b.Create(Embedding.Def, new[] { table, index }).Result(0);
         }
         // The full tensor from the shards: all_gather, the padding sliced off, reshaped.
+        Attribute? layer = null;   // the aspir.layer of the parameter being rewritten (comm-report's per-layer table)
         Value Gathered(Value shard, Layout l)
         {
             var all = AllGather.Create(b, shard, group, 0);
+            if (layer is not null) all.DefiningOp!.SetAttr("aspir.layer", layer);
             var flat = l.S * g == l.N ? all
                 : b.Create(Slice.Def, new[] { all }, b.Attrs(("offsets", ctx.IntArray(new[] { 0L })), ("sizes", ctx.IntArray(new[] { l.N })))).Result(0);
             return TensorGrad.Reshape(b, flat, l.Full);
@@ -166,12 +168,13 @@ public sealed class ZeroPass(long stage) : Pass
 
             // The gradient: reduce_scatter of the partial sum the all_reduce summed, else the local shard of a replicated one.
             var grad = update.Operand(1);
+            layer = grad.DefiningOp?.GetAttr("aspir.layer");
             Value gradShard;
             if (grad.DefiningOp is { Name: "dist.all_reduce" } ar && ar.GetString("reduction") == "sum"
                 && Group.Of(ar) is { } arGroup && arGroup.Size == g)   // over every rank (axes of size 1 may be left out)
             {
                 gradShard = ReduceScatter.Create(b, FlatPadded(ar.Operand(0), l), group, 0);
-                if (ar.GetAttr("aspir.layer") is { } layer) gradShard.DefiningOp!.SetAttr("aspir.layer", layer);
+                if (layer is not null) gradShard.DefiningOp!.SetAttr("aspir.layer", layer);
             }
             else gradShard = LocalShard(grad, l);
 

@@ -8,6 +8,7 @@ public class ExampleTests
     [InlineData("examples/spmd/run.sh")]         // hand-written Ulysses attention on 4 ranks, against one device
     [InlineData("examples/autosp/run.sh")]       // autosp{sp=4} of the tiny Llama on 4 ranks, against one device and PyTorch
     [InlineData("examples/memory/run.sh")]       // memory-plan of the tiny Llama, run planned on 1 and 4 ranks, against PyTorch
+    [InlineData("examples/zero/run.sh")]         // one AdamW step, zero{stage=1|3} after autosp{sp=2,dp=2} on 4 ranks, against one device and torch.optim.AdamW
     public void ExampleScriptSucceeds(string script)
     {
         var dir = Directory.CreateTempSubdirectory("aspir-example-");
