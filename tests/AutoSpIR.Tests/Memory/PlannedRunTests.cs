@@ -63,4 +63,32 @@ public class PlannedRunTests
         var func = RT.Func(Program);
         Assert.Throws<ArgumentException>(() => Interpreter.Run(func, Inputs(func), planned: true));
     }
+
+    [Fact]
+    public void TheBreakdownFollowsTheValueABufferHoldsAtTheStep()
+    {
+        var func = RT.Func("""
+            module {
+              dist.mesh @mesh {axes = ["sp"], shape = [4]}
+              func.func @step(%x: tensor<2x8xf32>, %w: tensor<2x8xf32> {aspir.param = "w"}) -> (tensor<2x8xf32> {aspir.grad = "w"}) {
+                %g = dist.all_gather %w {mesh = @mesh, axes = ["sp"], dim = 0} : tensor<2x8xf32> -> tensor<8x8xf32>
+                %y = tensor.matmul %x, %g : (tensor<2x8xf32>, tensor<8x8xf32>) -> tensor<2x8xf32>
+                %e = tensor.exp %y : tensor<2x8xf32>
+                %r = dist.all_reduce %e {mesh = @mesh, axes = ["sp"], reduction = "sum"} : tensor<2x8xf32>
+                func.return %r : tensor<2x8xf32>
+              }
+            }
+            """);
+        AutoSpHarness.RunPipeline(func.ParentOp!, "bufferize,memory-plan");
+        var p = BufferProgram.Read(func, new DiagnosticEngine())!;
+        Assert.Equal(1, p.InPlaceWrites);   // %e into %y's buffer
+        // Order: parameters, gradients, activations, communication, workspace.
+        Assert.Equal(new long[] { 64, 0, 64, 0, 0 }, p.BreakdownAt(-1));
+        Assert.Equal(new long[] { 64, 0, 64, 256, 0 }, p.BreakdownAt(0));
+        Assert.Equal(new long[] { 64, 0, 128, 256, 0 }, p.BreakdownAt(1));
+        Assert.Equal(new long[] { 64, 0, 128, 0, 0 }, p.BreakdownAt(2));   // %e holds %y's buffer
+        Assert.Equal(new long[] { 64, 64, 128, 0, 0 }, p.BreakdownAt(3));  // %r: a returned gradient
+        Assert.Equal(448, p.LivePeak);
+        Assert.Equal(1, p.PeakStep);
+    }
 }
