@@ -116,7 +116,7 @@ public sealed class Sac(CheckpointPolicy policy, double? flopsPerByte, bool reco
     /// <summary>The result of the decision for one function, for the report and for tests.</summary>
     public sealed record Summary(string Function, string Policy, double Threshold, int SavedBefore, long SavedBytesBefore,
         int SavedAfter, long SavedBytesAfter, int RecomputedOps, long RecomputedFlops, long ForwardFlops,
-        long PeakBefore, long PeakAfter, string PeakAt);
+        long PeakBefore, long PeakAfter, string PeakAt, long ArgumentBytes);
 
     /// <summary>
     /// The peak bytes live of a single-block function under the reference interpreter's accounting
@@ -361,7 +361,7 @@ public sealed class Sac(CheckpointPolicy policy, double? flopsPerByte, bool reco
             : $"'{peakOp.Name}'" + (peakOp.NumResults > 0 && peakOp.Result(0).NameHint is { } ph ? $" (%{ph})" : "")
               + (peakOp.Location.IsKnown ? $" at line {peakOp.Location.Line}" : "");
         var summary = new Summary(name, PolicyName(policy), threshold, savedOrder.Count, savedBytesBefore, savedAfter, savedBytesAfter,
-            clonedOps, clonedFlops, forwardFlops, peakBefore, peakAfter, peakAt);
+            clonedOps, clonedFlops, forwardFlops, peakBefore, peakAfter, peakAt, block.Arguments.Sum(a => Bytes(a)));
         Write(report, summary, perValue ? savedOrder.Select(v => (v, decision.GetValueOrDefault(v, "keep"))).ToList() : null);
         return summary;
     }
@@ -378,7 +378,7 @@ public sealed class Sac(CheckpointPolicy policy, double? flopsPerByte, bool reco
         w.WriteLine($"  saved activations after:  {s.SavedAfter,6} values {Num(s.SavedBytesAfter),16} bytes");
         double pct = s.ForwardFlops > 0 ? 100.0 * s.RecomputedFlops / s.ForwardFlops : 0;
         w.WriteLine($"  recomputed: {s.RecomputedOps} ops, {Num(s.RecomputedFlops)} flops ({pct.ToString("0.0", CultureInfo.InvariantCulture)}% of the forward's {Num(s.ForwardFlops)})");
-        w.WriteLine($"  peak bytes live (interpreter accounting): {Num(s.PeakBefore)} before, {Num(s.PeakAfter)} after, at {s.PeakAt}");
+        w.WriteLine($"  peak bytes live (interpreter accounting): {Num(s.PeakBefore)} before, {Num(s.PeakAfter)} after, at {s.PeakAt}; arguments {Num(s.ArgumentBytes)}");
         if (values is null) return;
         foreach (var (v, d) in values)
             w.WriteLine($"    %{v.NameHint ?? "?"} {v.DefiningOp?.Name} {Num(Bytes(v))} bytes: {d}");
