@@ -75,6 +75,27 @@ public static class FuncDialect
     public static void SetResAttr(Operation func, int i, string name, Attribute? value) =>
         SetEntryAttr(func, "res_attrs", Signature(func).Results.Count, i, name, value);
 
+    /// <summary>
+    /// Rewrites every argument's attribute dictionary at once with <paramref name="update"/>
+    /// (index, old dictionary) -&gt; new dictionary: one array for the whole signature, where
+    /// <see cref="SetArgAttr"/> per argument would rebuild it once per argument.
+    /// </summary>
+    public static void UpdateArgAttrs(Operation func, Func<int, DictionaryAttr, DictionaryAttr> update)
+    {
+        int count = Signature(func).Inputs.Count;
+        var dicts = new Attribute[count];
+        for (int i = 0; i < count; i++) dicts[i] = update(i, ArgAttrs(func, i));
+        func.SetAttr("arg_attrs", func.Context.Array(dicts));
+    }
+
+    /// <summary><paramref name="attrs"/> with <paramref name="name"/> set to <paramref name="value"/> (removed when null).</summary>
+    public static DictionaryAttr With(Context ctx, DictionaryAttr attrs, string name, Attribute? value)
+    {
+        var entries = attrs.Entries.Where(e => e.Key != name).ToList();
+        if (value is not null) entries.Add(new KeyValuePair<string, Attribute>(name, value));
+        return ctx.Dictionary(entries);
+    }
+
     private static void SetEntryAttr(Operation func, string key, int count, int i, string name, Attribute? value)
     {
         var ctx = func.Context;

@@ -95,10 +95,10 @@ public sealed class Bufferize : Pass
                 pc.Diagnostics.Error(func.Location, $"bufferize: argument #{i} has type {a.Type}; only statically shaped tensors get buffers");
                 return false;
             }
-            FuncDialect.SetArgAttr(func, i, MemDialect.Offset, null);
-            FuncDialect.SetArgAttr(func, i, MemDialect.Buffer, ctx.Integer(next));
             id[a] = next++;
         }
+        FuncDialect.UpdateArgAttrs(func, (i, attrs) =>
+            FuncDialect.With(ctx, FuncDialect.With(ctx, attrs, MemDialect.Offset, null), MemDialect.Buffer, ctx.Integer(id[block.Arguments[i]])));
 
         var lastUse = new Dictionary<Value, int>();
         for (int i = 0; i < ops.Count; i++)

@@ -72,8 +72,7 @@ public sealed class MemoryPlan(bool inplace) : Pass
         func.RemoveAttr(MemDialect.ArenaSize);
         func.RemoveAttr(MemDialect.LivePeak);
         var block = func.Region(0).Blocks[0];
-        for (int i = 0; i < block.Arguments.Count; i++)
-            if (FuncDialect.ArgAttrs(func, i).Get(MemDialect.Offset) is not null) FuncDialect.SetArgAttr(func, i, MemDialect.Offset, null);
+        FuncDialect.UpdateArgAttrs(func, (_, attrs) => FuncDialect.With(ctx, attrs, MemDialect.Offset, null));
         foreach (var op in block.Ops) if (op.HasAttr(MemDialect.Offsets)) op.RemoveAttr(MemDialect.Offsets);
         var p0 = BufferProgram.Read(func, pc.Diagnostics);
         if (p0 is null) return null;
@@ -91,6 +90,7 @@ public sealed class MemoryPlan(bool inplace) : Pass
                 var op = ops[i];
                 if (op.NumResults != 1 || !InPlaceOps.Contains(op.Name)) continue;
                 var r = op.Result(0);
+                if (p0.BufferOf[r].AllocStep != i) continue;   // already in place (a plan planned again)
                 long size = ((TensorType)r.Type).ByteSize;
                 foreach (var v in op.Operands)
                 {
@@ -121,6 +121,7 @@ public sealed class MemoryPlan(bool inplace) : Pass
         var heap = new BestFitHeap();
         var offsetOf = new Dictionary<long, long>();
         var sizeOf = new Dictionary<long, long>();
+        var argOffsets = new long[block.Arguments.Count];
         for (int i = 0; i < block.Arguments.Count; i++)
         {
             var a = block.Arguments[i];
@@ -128,8 +129,9 @@ public sealed class MemoryPlan(bool inplace) : Pass
             long off = heap.Allocate(size);
             offsetOf[bufOf[a]] = off;
             sizeOf[bufOf[a]] = size;
-            FuncDialect.SetArgAttr(func, i, MemDialect.Offset, ctx.Integer(off));
+            argOffsets[i] = off;
         }
+        FuncDialect.UpdateArgAttrs(func, (i, attrs) => FuncDialect.With(ctx, attrs, MemDialect.Offset, ctx.Integer(argOffsets[i])));
         for (int i = 0; i < ops.Count; i++)
         {
             var op = ops[i];
