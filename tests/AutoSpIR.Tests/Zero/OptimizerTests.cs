@@ -50,6 +50,24 @@ public sealed class OptimizerTests
         }
     }
 
+    /// <summary>The optimizer may also run before autosp (its update is elementwise, its state replicated like the parameters); zero then works the same.</summary>
+    [Theory]
+    [InlineData("")]
+    [InlineData(",zero{stage=1}")]
+    [InlineData(",zero{stage=3}")]
+    public void BeforeAutoSpOnRanksEqualsOneDevice(string zero)
+    {
+        var one = ZeroHarness.OneDevice(Case);
+        var inputs = ZeroHarness.Inputs(one, Case);
+        var expected = Interpreter.Run(AutoSpHarness.Step(one), inputs).Results;
+        var module = AutoSpHarness.Joint(Case);
+        AutoSpHarness.RunPipeline(module, $"{ZeroHarness.Optimizer},autosp{{sp={Case.Sp},dp={Case.Dp}}}{zero}");
+        var (got, _) = AutoSpHarness.RunRanks(module, inputs, TimeSpan.FromSeconds(60));
+        Assert.Equal(expected.Length, got.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(AutoSpHarness.RelativeError(got[i], expected[i]) < 1e-9, $"{ZeroHarness.ResultName(AutoSpHarness.Step(one), i)}: {AutoSpHarness.RelativeError(got[i], expected[i]):E2}");
+    }
+
     [Fact]
     public void AfterAutoSpOnRanksEqualsOneDevice()
     {
