@@ -16,7 +16,14 @@ namespace AutoSpIR.Tests.Sac;
 /// </summary>
 public class SacTests(ITestOutputHelper output)
 {
-    private static readonly string[] Policies = { "sac", "torch-default", "sac{flops-per-byte=0}", "sac{flops-per-byte=1e9}" };
+    /// <summary>
+    /// The policies tried: the default, torch's, keep-almost-all, recompute-almost-all, and a
+    /// threshold between these small decoders' linears (2-2.5 FLOPs per byte in f64) and their
+    /// attention (about 3 and up), which keeps attention and recomputes the rest, as sac does at
+    /// long context.
+    /// </summary>
+    private static readonly string[] Policies =
+        { "sac", "torch-default", "sac{flops-per-byte=0}", "sac{flops-per-byte=1e9}", "sac{flops-per-byte=2.6}" };
 
     private static readonly FsCheck.Gen<(DecoderCase Case, string Policy)> Cases =
         from sp in FsGen.Elements(1, 1, 2, 4)
@@ -98,6 +105,7 @@ public class SacTests(ITestOutputHelper output)
     [InlineData(8, 4, 2, 4, 10, 2, 16, 8, 1, false, true, 2, 1, 5, "sac")]
     [InlineData(8, 4, 2, 4, 10, 2, 16, 8, 2, true, false, 2, 2, 9, "torch-default")]
     [InlineData(12, 4, 4, 2, 8, 3, 7, 12, 1, false, false, 4, 1, 17, "sac")]
+    [InlineData(8, 4, 2, 4, 10, 2, 16, 16, 1, false, false, 4, 1, 23, "sac{flops-per-byte=2.6}")]
     public void Examples(long hidden, long heads, long kv, long headDim, long inter, long layers, long vocab, long seq, long batch,
         bool tied, bool bias, int sp, int dp, int seed, string policy) =>
         Check(new DecoderCase(hidden, heads, kv, headDim, inter, layers, vocab, seq, batch, tied, bias, sp, dp, seed), policy);
