@@ -2,6 +2,7 @@ using AutoSpIR.Dialects.Mem;
 using AutoSpIR.Runtime;
 using AutoSpIR.Runtime.Comm;
 using AutoSpIR.Tests.AutoSp;
+using AutoSpIR.Tests.Properties;
 
 namespace AutoSpIR.Tests.Memory;
 
@@ -32,6 +33,9 @@ public static class MemoryHarness
         foreach (bool inplace in new[] { false, true })
         {
             AutoSpHarness.RunPipeline(module, $"bufferize,memory-plan{{inplace={(inplace ? "true" : "false")}}}");
+            var planned = Printer.Print(module);
+            AutoSpHarness.RunPipeline(module, $"memory-plan{{inplace={(inplace ? "true" : "false")}}}");
+            Assert.True(planned == Printer.Print(module), $"{what}: planning a planned program again changed it:\n{TextDiff.FirstDifference(planned, Printer.Print(module))}");
             long arena = func.GetInt(MemDialect.ArenaSize)!.Value, live = func.GetInt(MemDialect.LivePeak)!.Value;
             var runs = Runs(planned: true);
             Assert.Equal(baseline.Length, runs.Length);
