@@ -82,12 +82,17 @@ public class PlannedRunTests
         AutoSpHarness.RunPipeline(func.ParentOp!, "bufferize,memory-plan");
         var p = BufferProgram.Read(func, new DiagnosticEngine())!;
         Assert.Equal(1, p.InPlaceWrites);   // %e into %y's buffer
-        // Order: parameters, gradients, activations, communication, workspace.
-        Assert.Equal(new long[] { 64, 0, 64, 0, 0 }, p.BreakdownAt(-1));
-        Assert.Equal(new long[] { 64, 0, 64, 256, 0 }, p.BreakdownAt(0));
-        Assert.Equal(new long[] { 64, 0, 128, 256, 0 }, p.BreakdownAt(1));
-        Assert.Equal(new long[] { 64, 0, 128, 0, 0 }, p.BreakdownAt(2));   // %e holds %y's buffer
-        Assert.Equal(new long[] { 64, 64, 128, 0, 0 }, p.BreakdownAt(3));  // %r: a returned gradient
+        string At(int step)
+        {
+            var r = p.BreakdownAt(step);
+            return string.Join(" ", new[] { MemCategory.Parameters, MemCategory.Gradients, MemCategory.Activations, MemCategory.Communication, MemCategory.Workspace }
+                .Select(c => $"{c}={r[(int)c]}"));
+        }
+        Assert.Equal("Parameters=64 Gradients=0 Activations=64 Communication=0 Workspace=0", At(-1));
+        Assert.Equal("Parameters=64 Gradients=0 Activations=64 Communication=256 Workspace=0", At(0));
+        Assert.Equal("Parameters=64 Gradients=0 Activations=128 Communication=256 Workspace=0", At(1));
+        Assert.Equal("Parameters=64 Gradients=0 Activations=128 Communication=0 Workspace=0", At(2));   // %e holds %y's buffer
+        Assert.Equal("Parameters=64 Gradients=64 Activations=128 Communication=0 Workspace=0", At(3));  // %r: a returned gradient
         Assert.Equal(448, p.LivePeak);
         Assert.Equal(1, p.PeakStep);
     }
