@@ -40,6 +40,12 @@ public sealed class RunResult
 /// dead operands are freed (an op's inputs and outputs coexist). Scratch memory inside a
 /// kernel is not counted.
 /// </para>
+/// <para>
+/// Planned runs: a function through <c>memory-plan</c> (it has <c>mem.arena_size</c>), or any run with
+/// <c>planned: true</c>, also runs from ONE arena (<see cref="ArenaMemory"/>): arguments and results are
+/// written at their planned offsets and operands read back from there; <see cref="RunResult.ArenaPeakBytes"/>
+/// is the arena's high-water mark, which equals <c>mem.arena_size</c>. The accounting above is unchanged.
+/// </para>
 /// <para>Errors: a bad call (argument count or types) is an <see cref="ArgumentException"/> naming
 /// the argument; an op without a kernel, or bad data (an id out of range), is a
 /// <see cref="RuntimeErrorException"/> at the op's location. Nothing is caught.</para>
