@@ -5,10 +5,12 @@ namespace AutoSpIR.Dialects.Mem;
 /// <summary>What a byte of a rank's memory holds, for the memory-plan breakdown.</summary>
 public enum MemCategory
 {
-    /// <summary>Arguments with <c>aspir.param</c>.</summary>
+    /// <summary>Arguments with <c>aspir.param</c> (not optimizer state), and updated parameters returned at a result with <c>aspir.updated</c>.</summary>
     Parameters,
     /// <summary>Values returned at a result with <c>aspir.grad</c> (from the op that computes them on).</summary>
     Gradients,
+    /// <summary>Optimizer state: arguments and results with <c>aspir.opt_state</c> (AdamW's m and v, in their own dtypes).</summary>
+    OptimizerState,
     /// <summary>Every other value, the non-parameter inputs (token ids, labels) included.</summary>
     Activations,
     /// <summary>Results of <c>dist</c> collectives (all_reduce, all_gather, reduce_scatter, all_to_all, shift) that are not gradients.</summary>
@@ -245,11 +247,21 @@ public sealed class BufferProgram
     public MemCategory CategoryOf(Value v)
     {
         if (v is BlockArgument a)
-            return FuncDialect.ArgAttrs(Func, a.Index).Get("aspir.param") is not null ? MemCategory.Parameters : MemCategory.Activations;
+        {
+            var attrs = FuncDialect.ArgAttrs(Func, a.Index);
+            return attrs.Get("aspir.opt_state") is not null ? MemCategory.OptimizerState
+                : attrs.Get("aspir.param") is not null ? MemCategory.Parameters
+                : MemCategory.Activations;
+        }
         var ret = Func.Region(0).Blocks[0].Last!;
         for (int i = 0; i < ret.NumOperands; i++)
-            if (ReferenceEquals(ret.Operand(i), v) && FuncDialect.ResAttrs(Func, i).Get("aspir.grad") is not null)
-                return MemCategory.Gradients;
+        {
+            if (!ReferenceEquals(ret.Operand(i), v)) continue;
+            var attrs = FuncDialect.ResAttrs(Func, i);
+            if (attrs.Get("aspir.grad") is not null) return MemCategory.Gradients;
+            if (attrs.Get("aspir.opt_state") is not null) return MemCategory.OptimizerState;
+            if (attrs.Get("aspir.updated") is not null) return MemCategory.Parameters;
+        }
         if (v.DefiningOp is { } d && d.DialectName == "dist" && d.Name != "dist.axis_index") return MemCategory.Communication;
         return MemCategory.Activations;
     }

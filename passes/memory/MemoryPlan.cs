@@ -175,6 +175,7 @@ public sealed class MemoryPlan(bool inplace) : Pass
     {
         MemCategory.Parameters => "parameters",
         MemCategory.Gradients => "gradients",
+        MemCategory.OptimizerState => "optimizer state",
         MemCategory.Activations => "activations",
         MemCategory.Communication => "communication",
         _ => "workspace",

@@ -167,22 +167,11 @@ namespace AutoSpIR.Tools.Plan
                 if (p is null) { sb.AppendLine($"{s.Name,-10}{"none fits",14}"); continue; }
                 long B(MemCategory c) => p.Breakdown[(int)c];
                 sb.AppendLine($"{s.Name,-10}{p.SeqLen,14:N0}{Gpu.GiB(p.PeakBytes),12}{Gpu.GiB(B(MemCategory.Parameters)),11}{Gpu.GiB(B(MemCategory.Gradients)),11}"
-                              + $"{Gpu.GiB(OptimizerBytes(p)),11}{Gpu.GiB(B(MemCategory.Activations) - OptimizerBytes(p)),13}{Gpu.GiB(B(MemCategory.Communication)),11}"
+                              + $"{Gpu.GiB(B(MemCategory.OptimizerState)),11}{Gpu.GiB(B(MemCategory.Activations)),13}{Gpu.GiB(B(MemCategory.Communication)),11}"
                               + $"{Gpu.GiB(p.Overhead),11}{StepSeconds(gpu, p),11:0.00} s");
             }
             sb.AppendLine("peak/GPU = planned arena + overhead at the longest context; the columns split the live bytes at the arena's peak step.");
             return sb.ToString();
-        }
-
-        /// <summary>The bytes of optimizer state (arguments tagged aspir.opt_state) live at the peak.</summary>
-        private static long OptimizerBytes(Probe p)
-        {
-            long bytes = 0;
-            var func = p.Program.Func;
-            foreach (var a in func.Region(0).EntryBlock!.Arguments)
-                if (Dialects.Func.FuncDialect.ArgAttrs(func, a.Index).Get("aspir.opt_state") is not null && a.Type is TensorType t)
-                    bytes += t.ByteSize;
-            return bytes;
         }
 
         private static string Json(string title, Gpu gpu, int gpus, long memory, List<(Strategy Strategy, Probe? Best, string? Error)> results)
@@ -210,8 +199,8 @@ namespace AutoSpIR.Tools.Plan
                         w.WriteStartObject("breakdown");
                         w.WriteNumber("parameters", p.Breakdown[(int)MemCategory.Parameters]);
                         w.WriteNumber("gradients", p.Breakdown[(int)MemCategory.Gradients]);
-                        w.WriteNumber("optimizer_state", OptimizerBytes(p));
-                        w.WriteNumber("activations", p.Breakdown[(int)MemCategory.Activations] - OptimizerBytes(p));
+                        w.WriteNumber("optimizer_state", p.Breakdown[(int)MemCategory.OptimizerState]);
+                        w.WriteNumber("activations", p.Breakdown[(int)MemCategory.Activations]);
                         w.WriteNumber("communication", p.Breakdown[(int)MemCategory.Communication]);
                         w.WriteNumber("workspace", p.Breakdown[(int)MemCategory.Workspace]);
                         w.WriteNumber("fragmentation", p.Arena - p.Program.LivePeak);

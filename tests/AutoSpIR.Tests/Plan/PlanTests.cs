@@ -57,6 +57,9 @@ public class PlanTests
                 var b = s.GetProperty("breakdown");
                 foreach (var key in new[] { "parameters", "gradients", "optimizer_state", "activations", "communication", "workspace" })
                     Assert.True(b.GetProperty(key).GetInt64() >= 0, key);
+                // Every strategy trains with AdamW: its m and v (aspir.opt_state) are live throughout.
+                Assert.True(b.GetProperty("optimizer_state").GetInt64() > 0, "no optimizer state");
+                Assert.True(b.GetProperty("parameters").GetInt64() > 0, "no parameters");
             }
             using var t = JsonDocument.Parse(File.ReadAllText(trace));
             Assert.Contains(t.RootElement.GetProperty("traceEvents").EnumerateArray(), e => e.GetProperty("ph").GetString() == "C");
