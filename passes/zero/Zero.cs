@@ -38,6 +38,14 @@ namespace AutoSpIR.Passes.Zero;
 /// the parameter shard directly, and the new parameter is returned as a flat shard.
 /// </para>
 /// <para>
+/// With <c>optimizer{master-dtype=f32}</c> (a bf16/f16 parameter p updated through an f32 master
+/// copy, <c>aspir.opt_state = "master"</c>): the master is sharded like m and v (both stages); the
+/// reduce_scatter sums the gradient in p's type (what the all_reduce summed) and its shard is cast
+/// to f32; the update runs on the master shard; the new p is the cast of the new master shard,
+/// all-gathered in p's type at stage 1 (the gather sends bf16), returned as a flat shard at stage 3,
+/// where p's argument is sharded and gathered for the forward and backward as without a master.
+/// </para>
+/// <para>
 /// Preconditions: the module holds one <c>dist.mesh</c>; every updated parameter is a function
 /// argument. A function without <c>tensor.adamw</c> is left alone.
 /// </para>
@@ -146,11 +154,30 @@ public sealed class ZeroPass(long stage) : Pass
         var updates = block.Ops.Where(o => o.Name == AdamW.Def.Name).ToList();
         foreach (var update in updates)
         {
-            if (update.Operand(0) is not BlockArgument param || update.Operand(2) is not BlockArgument m || update.Operand(3) is not BlockArgument v
-                || m.Owner != block || v.Owner != block || param.Owner != block)
+            if (update.Operand(0) is not BlockArgument first || update.Operand(2) is not BlockArgument m || update.Operand(3) is not BlockArgument v
+                || m.Owner != block || v.Owner != block || first.Owner != block)
             {
                 pc.Diagnostics.Error(update.Location, "zero: the parameter and optimizer state of a tensor.adamw must be arguments of the function (run optimizer right before zero)");
                 return false;
+            }
+            // optimizer{master-dtype=f32}: the update runs on an f32 master copy (an opt_state argument,
+            // sharded like m and v) of a narrower parameter p, fed the cast gradient; p' = cast(master').
+            BlockArgument? master = null, param = first;
+            Operation? paramCast = null;
+            if (argAttrs[first.Index].Get(OptimizerPass.OptStateAttr) is StringAttr { Value: "master" })
+            {
+                master = first;
+                string? name = (argAttrs[first.Index].Get("aspir.param") as StringAttr)?.Value;
+                int pi = Array.FindIndex(argAttrs, a => a.Get("aspir.param") is StringAttr p && p.Value == name && a.Get(OptimizerPass.OptStateAttr) is null);
+                var casts = update.Result(0).Uses.Where(u => u.Owner.Name == Cast.Def.Name).Select(u => u.Owner).ToList();
+                if (pi < 0 || casts.Count != 1 || casts[0].Result(0).Uses.Any(u => u.Owner != ret))
+                {
+                    pc.Diagnostics.Error(update.Location, $"zero: the tensor.adamw updates the master copy of '{name}', but " +
+                        (pi < 0 ? "no argument is that parameter" : "its new value is not returned as one tensor.cast to the parameter's type") + " (run optimizer{master-dtype=f32} right before zero)");
+                    return false;
+                }
+                param = block.Arguments[pi];
+                paramCast = casts[0];
             }
             if (param.Type is not TensorType { IsStatic: true } full)
             {
@@ -162,25 +189,37 @@ public sealed class ZeroPass(long stage) : Pass
                 pc.Diagnostics.Error(update.Location, $"zero: the parameter (argument #{param.Index}) is sharded already ({argAttrs[param.Index].Get("dist.sharding")}); zero shards replicated parameters");
                 return false;
             }
-            var l = LayoutOf(full);
+            var l = LayoutOf(full);                                              // the parameter's (and its gradient's)
+            var ls = master is null ? l : LayoutOf((TensorType)master.Type);     // the state's
             b.Location = update.Location;
             b.SetInsertionPoint(update);
 
             // The gradient: reduce_scatter of the partial sum the all_reduce summed, else the local shard of a replicated one.
+            // With a master, the gradient in the parameter's type is scattered and its shard cast to the master's.
             var grad = update.Operand(1);
+            Operation? gradCast = null;
+            if (master is not null && grad.DefiningOp is { Name: "tensor.cast" } gc && ReferenceEquals(gc.Operand(0).Type, full))
+            {
+                gradCast = gc;
+                grad = gc.Operand(0);
+            }
+            var gl = gradCast is null ? ls : l;
             layer = grad.DefiningOp?.GetAttr("aspir.layer");
             Value gradShard;
             if (grad.DefiningOp is { Name: "dist.all_reduce" } ar && ar.GetString("reduction") == "sum"
                 && Group.Of(ar) is { } arGroup && arGroup.Size == g)   // over every rank (axes of size 1 may be left out)
             {
-                gradShard = ReduceScatter.Create(b, FlatPadded(ar.Operand(0), l), group, 0);
+                gradShard = ReduceScatter.Create(b, FlatPadded(ar.Operand(0), gl), group, 0);
                 if (layer is not null) gradShard.DefiningOp!.SetAttr("aspir.layer", layer);
             }
-            else gradShard = LocalShard(grad, l);
+            else gradShard = LocalShard(grad, gl);
+            if (gradCast is not null) gradShard = TensorGrad.Cast(b, gradShard, ls.Shard);
 
             Value paramShard;
-            if (stage == 1) paramShard = LocalShard(param, l);
-            else
+            if (master is not null) paramShard = master;
+            else if (stage == 1) paramShard = LocalShard(param, l);
+            else paramShard = param;
+            if (stage == 3)
             {
                 // The argument becomes the shard; forward and backward uses get their own gather.
                 var uses = param.Uses.Where(u => u.Owner != update).ToList();
@@ -188,30 +227,38 @@ public sealed class ZeroPass(long stage) : Pass
                 argAttrs[param.Index] = ShardAttrs(argAttrs[param.Index], l);
                 foreach (var part in uses.GroupBy(u => position.TryGetValue(u.Owner, out var p) && p <= lastForward))
                 {
-                    var first = part.OrderBy(u => position.GetValueOrDefault(u.Owner, int.MaxValue)).First().Owner;
-                    b.SetInsertionPoint(first);
-                    b.Location = first.Location;
+                    var firstUse = part.OrderBy(u => position.GetValueOrDefault(u.Owner, int.MaxValue)).First().Owner;
+                    b.SetInsertionPoint(firstUse);
+                    b.Location = firstUse.Location;
                     var whole = Gathered(param, l);
                     foreach (var u in part) u.Value = whole;
                 }
                 b.SetInsertionPoint(update);
                 b.Location = update.Location;
-                paramShard = param;
             }
 
-            m.Type = l.Shard;
-            v.Type = l.Shard;
-            argAttrs[m.Index] = ShardAttrs(argAttrs[m.Index], l);
-            argAttrs[v.Index] = ShardAttrs(argAttrs[v.Index], l);
+            foreach (var state in master is null ? new[] { m, v } : new[] { master, m, v })
+            {
+                state.Type = ls.Shard;
+                argAttrs[state.Index] = ShardAttrs(argAttrs[state.Index], ls);
+            }
             var sharded = b.Create(AdamW.Def, new[] { paramShard, gradShard, (Value)m, v }, update.Attributes);
-            Value newParam = stage == 1 ? Gathered(sharded.Result(0), l) : sharded.Result(0);
+            // The new parameter's shard (cast from the master's), all-gathered at stage 1.
+            Value newShard = master is null ? sharded.Result(0) : TensorGrad.Cast(b, sharded.Result(0), l.Shard);
+            Value newParam = stage == 1 ? Gathered(newShard, l) : newShard;
 
             // Rewire the results (the optimizer returns each of them once).
             for (int i = 0; i < ret.NumOperands; i++)
             {
                 var operand = ret.Operand(i);
+                if (paramCast is not null && operand is OpResult c && c.Owner == paramCast)
+                {
+                    ret.SetOperand(i, newParam);
+                    if (stage == 3) resAttrs[i] = ShardAttrs(resAttrs[i], l);
+                    continue;
+                }
                 if (operand is not OpResult r || r.Owner != update) continue;
-                if (r.Index == 0)
+                if (r.Index == 0 && master is null)
                 {
                     ret.SetOperand(i, newParam);
                     if (stage == 3) resAttrs[i] = ShardAttrs(resAttrs[i], l);
@@ -219,15 +266,17 @@ public sealed class ZeroPass(long stage) : Pass
                 else
                 {
                     ret.SetOperand(i, sharded.Result(r.Index));
-                    resAttrs[i] = ShardAttrs(resAttrs[i], l);
+                    resAttrs[i] = ShardAttrs(resAttrs[i], ls);
                 }
             }
+            if (paramCast is not null && !paramCast.HasResultUses) paramCast.Erase();
             if (update.HasResultUses)
             {
                 pc.Diagnostics.Error(update.Location, "zero: a result of the tensor.adamw is used by something other than func.return");
                 return false;
             }
             update.Erase();
+            if (gradCast is not null && !gradCast.HasResultUses) gradCast.Erase();
             if (grad.DefiningOp is { Name: "dist.all_reduce" } old && !old.HasResultUses) old.Erase();
         }
         FuncDialect.SyncSignature(func);
