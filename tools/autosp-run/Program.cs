@@ -20,13 +20,13 @@ internal static class RunTool
             "autosp-run FILE.aspir --params W.safetensors --inputs X.safetensors --out OUT.safetensors [--entry @func] [--report]");
         cl.Value("params", "parameters, by the Hugging Face names in the arguments' aspir.param");
         cl.Value("inputs", "inputs, by the names in the arguments' aspir.name (input_ids, labels: int64 as Hugging Face stores them)");
-        cl.Value("out", "where to write the results: 'loss' and, for a joint program, 'grad.<param name>'; after the optimizer pass '<param name>', '<param name>.exp_avg', '<param name>.exp_avg_sq'");
+        cl.Value("out", "where to write the results: 'loss' and, for a joint program, 'grad.<param name>'; after the optimizer pass '<param name>', '<param name>.exp_avg', '<param name>.exp_avg_sq' (and '<param name>.master' with master-dtype)");
         cl.Value("entry", "the function to run (default: the module's only function, else @train_step)");
         cl.Flag("report", "print the run time and the peak bytes live (measured by the interpreter's allocator; for a memory-planned program also the arena high-water mark)");
         cl.Value("ranks", "run a per-rank (SPMD) program on P ranks, one thread each; arguments and results with a dist.sharding attribute are sliced from and assembled into global tensors: "
                           + "a size the shard count does not divide is cut into pieces of ceil(n/K), the padding filled with the argument's aspir.pad_value (default 0) and dropped from results; "
                           + "the global shape is aspir.global_shape = [..] when given, else the local shape times the shard counts", defaultValue: "1");
-        cl.Flag("init-opt-state", "optimizer state arguments (aspir.opt_state: '<param>.exp_avg', '<param>.exp_avg_sq') missing from --params start at zero (the first step)");
+        cl.Flag("init-opt-state", "optimizer state arguments (aspir.opt_state: '<param>.exp_avg', '<param>.exp_avg_sq') missing from --params start at zero, a master copy ('<param>.master') at the parameter converted to its type (the first step)");
         cl.Value("compare", "compare the results with the tensors of the same names in this file (e.g. PyTorch's), and fail above --rtol");
         cl.Value("rtol", "the largest max|ours - reference| / max|reference| --compare accepts", defaultValue: "1e-6");
         if (!cl.ParseOrExit(args, out var exitCode)) return exitCode;
@@ -145,10 +145,12 @@ internal static class RunTool
             var what = SpmdIO.ArgumentName(func, i);
             type = SpmdIO.FileType(func, type, attrs, what);
             if (SpmdIO.ShardingOf(attrs) is not null) SpmdIO.PadValue(attrs, type.Element, what);   // a bad one fails before anything runs
-            if (attrs.Get("aspir.opt_state") is not null && attrs.Get("aspir.name") is StringAttr state)
-                // Optimizer state (the optimizer pass): from the parameter file by its name, or zeros (the first step) with --init-opt-state.
+            if (attrs.Get("aspir.opt_state") is StringAttr which && attrs.Get("aspir.name") is StringAttr state)
+                // Optimizer state (the optimizer pass): from the parameter file by its name, or (the first step) with
+                // --init-opt-state: m and v zeros, a master copy (master-dtype) the parameter converted to the master's type.
                 args.Add(paramFile is not null && paramFile.TryGetValue(state.Value, out _) || !initOptState
                     ? Load(paramFile, "--params", state.Value, type, what, attrs)
+                    : which.Value == "master" ? MasterFromParameter(func, paramFile, type, attrs, what)
                     : new HostTensor(type));
             else if (attrs.Get("aspir.param") is StringAttr param)
                 args.Add(Load(paramFile, "--params", param.Value, type, what, attrs));
@@ -158,6 +160,24 @@ internal static class RunTool
                 throw new ArgumentException($"argument #{i} of @{FuncDialect.SymName(func)} has neither aspir.param nor aspir.name, so nothing says where its value comes from");
         }
         return args;
+    }
+
+    /// <summary>A missing master copy: the parameter it copies (the argument with its aspir.param and no aspir.opt_state), converted (bf16 to f32 is exact).</summary>
+    private static HostTensor MasterFromParameter(Operation func, SafetensorsFile? paramFile, TensorType type, DictionaryAttr attrs, string what)
+    {
+        string name = (attrs.Get("aspir.param") as StringAttr)?.Value
+                      ?? throw new ArgumentException($"{what}: a master copy without aspir.param (which parameter it copies)");
+        var sig = FuncDialect.Signature(func);
+        for (int j = 0; j < sig.Inputs.Count; j++)
+        {
+            var pa = FuncDialect.ArgAttrs(func, j);
+            if (pa.Get("aspir.opt_state") is not null || pa.Get("aspir.param") is not StringAttr p || p.Value != name || sig.Inputs[j] is not TensorType pt) continue;
+            var fileType = SpmdIO.FileType(func, pt, pa, SpmdIO.ArgumentName(func, j));
+            if (!fileType.Shape.SequenceEqual(type.Shape))
+                throw new ArgumentException($"{what}: the parameter '{name}' has the shape {SpmdIO.ShapeText(fileType.Shape)} in the file, its master {SpmdIO.ShapeText(type.Shape)}");
+            return HostTensor.FromDoubles(type, Load(paramFile, "--params", name, fileType, SpmdIO.ArgumentName(func, j), pa).ToDoubles());
+        }
+        throw new ArgumentException($"{what}: no argument is the parameter '{name}' its master copy is initialised from (--init-opt-state)");
     }
 
     private static HostTensor Load(SafetensorsFile? file, string flag, string name, TensorType type, string what, DictionaryAttr attrs)
@@ -195,7 +215,7 @@ internal static class RunTool
 
     /// <summary>
     /// Results are named by res_attrs: aspir.name ("loss"), aspir.grad (written as "grad.NAME"), aspir.updated
-    /// (an updated parameter, written as "NAME") or aspir.opt_state ("NAME.exp_avg", "NAME.exp_avg_sq").
+    /// (an updated parameter, written as "NAME") or aspir.opt_state ("NAME.exp_avg", "NAME.exp_avg_sq", "NAME.master").
     /// </summary>
     private static List<(string Name, HostTensor T)> NameResults(Operation func, HostTensor[] results)
     {
@@ -206,7 +226,7 @@ internal static class RunTool
             var d = resAttrs is not null && i < resAttrs.Count ? resAttrs[i] as DictionaryAttr : null;
             string name = d?.Get("aspir.grad") is StringAttr g ? "grad." + g.Value
                 : d?.Get("aspir.updated") is StringAttr u ? u.Value
-                : d?.Get("aspir.opt_state") is StringAttr st && d.Get("aspir.param") is StringAttr sp ? sp.Value + (st.Value == "m" ? ".exp_avg" : ".exp_avg_sq")
+                : d?.Get("aspir.opt_state") is StringAttr st && d.Get("aspir.param") is StringAttr sp ? sp.Value + st.Value switch { "m" => ".exp_avg", "master" => ".master", _ => ".exp_avg_sq" }
                 : d?.Get("aspir.name") is StringAttr n ? n.Value
                 : results.Length == 1 && results[i].Type.Rank == 0 ? "loss"
                 : $"result.{i}";
