@@ -32,7 +32,8 @@ public static class ZeroHarness
     /// <summary>
     /// Global arguments of <paramref name="module"/> (one-device or per-rank; both have the same
     /// arguments in the same order at global shapes): AutoSpHarness.Inputs for the model's, and for
-    /// each optimizer state argument m in [-0.01, 0.01) or v in [0, 1e-3), from the case's seed.
+    /// each optimizer state argument m in [-0.01, 0.01) or v in [0, 1e-3), from the case's seed, and
+    /// a master copy equal to its parameter.
     /// </summary>
     public static HostTensor[] Inputs(Operation oneDevice, DecoderCase c)
     {
@@ -43,6 +44,14 @@ public static class ZeroHarness
         {
             if (FuncDialect.ArgAttrs(func, i).Get("aspir.opt_state") is not StringAttr which) continue;
             var t = inputs[i].Type;
+            if (which.Value == "master")
+            {
+                // A master copy (optimizer{master-dtype=f32}): the parameter it copies, converted (exact).
+                var name = FuncDialect.ArgAttrs(func, i).Get("aspir.param");
+                int pi = Enumerable.Range(0, inputs.Length).First(j => FuncDialect.ArgAttrs(func, j) is var a && a.Get("aspir.opt_state") is null && Equals(a.Get("aspir.param"), name));
+                inputs[i] = HostTensor.FromDoubles(t, inputs[pi].ToDoubles());
+                continue;
+            }
             var values = new double[t.NumElements];
             for (int k = 0; k < values.Length; k++)
                 values[k] = which.Value == "m" ? (rng.NextDouble() * 2 - 1) * 0.01 : rng.NextDouble() * 1e-3;
@@ -51,13 +60,13 @@ public static class ZeroHarness
         return inputs;
     }
 
-    /// <summary>How a result is named: loss, grad.P, P (updated), P.exp_avg, P.exp_avg_sq.</summary>
+    /// <summary>How a result is named: loss, grad.P, P (updated), P.exp_avg, P.exp_avg_sq, P.master.</summary>
     public static string ResultName(Operation func, int i)
     {
         var d = FuncDialect.ResAttrs(func, i);
         return d.Get("aspir.grad") is StringAttr g ? "grad." + g.Value
             : d.Get("aspir.updated") is StringAttr u ? u.Value
-            : d.Get("aspir.opt_state") is StringAttr s && d.Get("aspir.param") is StringAttr p ? p.Value + (s.Value == "m" ? ".exp_avg" : ".exp_avg_sq")
+            : d.Get("aspir.opt_state") is StringAttr s && d.Get("aspir.param") is StringAttr p ? AutoSpIR.Passes.Optimizer.OptimizerPass.StateName(p.Value, s.Value)
             : (d.Get("aspir.name") as StringAttr)?.Value ?? $"result.{i}";
     }
 }
