@@ -15,6 +15,13 @@ namespace AutoSpIR.Tools.Plan;
 public sealed record Strategy(string Name, string Summary, Func<int, int> Batch, Func<int, string> Pipeline)
 {
     /// <summary>
+    /// The pipeline for <paramref name="dtype"/>: bf16 and f16 steps train as mixed precision does,
+    /// <c>optimizer{master-dtype=f32}</c> (an f32 master copy and f32 m and v per parameter).
+    /// </summary>
+    public string PipelineFor(int gpus, string dtype) =>
+        dtype is "bf16" or "f16" ? Pipeline(gpus).Replace("optimizer,", "optimizer{master-dtype=f32},", StringComparison.Ordinal) : Pipeline(gpus);
+
+    /// <summary>
     /// The strategies, from the baselines to the best this compiler does (see README.md):
     /// checkpointing policies are <c>sac</c>'s, ZeRO stages the <c>zero</c> pass's.
     /// </summary>
@@ -59,7 +66,7 @@ public sealed class Planner(HfConfig config, long? layers, string dtype, int gpu
         var module = LlamaGenerator.Generate(config, new GenOptions(seqLen, strategy.Batch(gpus), layers, dtype, "plan"), ctx);
         var diag = new DiagnosticEngine();
         var pc = new PassContext(ctx, diag, TextWriter.Null);
-        var pipeline = PassPipelineParser.Parse($"autodiff,{strategy.Pipeline(gpus)},bufferize", out var error)
+        var pipeline = PassPipelineParser.Parse($"autodiff,{strategy.PipelineFor(gpus, dtype)},bufferize", out var error)
                        ?? throw new PlanException($"strategy {strategy.Name}: {error}");
         if (!new PassManager(pc, pipeline) { VerifyEach = false }.Run(module))
             throw new PlanException($"strategy {strategy.Name} at {seqLen} tokens: " + string.Join("; ", diag.All.Take(3).Select(d => d.Message)));
