@@ -9,7 +9,7 @@ public enum MemCategory
     Parameters,
     /// <summary>Values returned at a result with <c>aspir.grad</c> (from the op that computes them on).</summary>
     Gradients,
-    /// <summary>Optimizer state: arguments and results with <c>aspir.opt_state</c> (AdamW's m and v, in their own dtypes).</summary>
+    /// <summary>Optimizer state: arguments and results with <c>aspir.opt_state</c> (AdamW's m and v and, with optimizer{master-dtype=f32}, the f32 master copies, in their own dtypes).</summary>
     OptimizerState,
     /// <summary>Every other value, the non-parameter inputs (token ids, labels) included.</summary>
     Activations,
