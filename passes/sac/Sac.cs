@@ -150,7 +150,7 @@ public sealed class Sac(CheckpointPolicy policy, double? flopsPerByte, bool reco
         return (peak, at);
     }
 
-    private static bool IsJointStep(Operation func, out Block block, out Operation ret)
+    internal static bool IsJointStep(Operation func, out Block block, out Operation ret)
     {
         block = null!;
         ret = null!;
@@ -162,9 +162,9 @@ public sealed class Sac(CheckpointPolicy policy, double? flopsPerByte, bool reco
         return FuncDialect.ResAttrs(func, 0).Get("aspir.name") is StringAttr { Value: "loss" };
     }
 
-    private static long Bytes(Value v) => v.Type is TensorType t ? Math.Max(0, t.ByteSize) : 0;
+    internal static long Bytes(Value v) => v.Type is TensorType t ? Math.Max(0, t.ByteSize) : 0;
 
-    private static long FlopsOf(Operation op)
+    internal static long FlopsOf(Operation op)
     {
         if (op.Def is null) return 0;
         try { return op.Def.FlopsOf(OpState.Of(op)); }
@@ -188,7 +188,7 @@ public sealed class Sac(CheckpointPolicy policy, double? flopsPerByte, bool reco
     }
 
     /// <summary>The top-level op of <paramref name="block"/> that holds <paramref name="op"/>.</summary>
-    private static Operation? InBlock(Operation op, Block block)
+    internal static Operation? InBlock(Operation op, Block block)
     {
         for (Operation? o = op; o is not null; o = o.ParentOp)
             if (o.Block == block) return o;

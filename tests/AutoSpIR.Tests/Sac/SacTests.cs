@@ -48,7 +48,7 @@ public class SacTests(ITestOutputHelper output)
     private static string Pipeline(string policy) => policy.StartsWith("sac{", StringComparison.Ordinal) ? policy : $"sac{{policy={policy}}}";
 
     /// <summary>Every element of every result equal, bit for bit.</summary>
-    private static void AssertIdentical(HostTensor[] expected, HostTensor[] got, string what)
+    internal static void AssertIdentical(HostTensor[] expected, HostTensor[] got, string what)
     {
         Assert.Equal(expected.Length, got.Length);
         for (int i = 0; i < expected.Length; i++)
