@@ -30,9 +30,11 @@ namespace AutoSpIR.Passes.Sac;
 /// R), so the FLOPs of the ops decided "recompute" so far are a lower bound of every completion;
 /// a branch whose bound is not below the best feasible FLOPs is cut. The peak is not monotone in
 /// R (recomputing frees a forward value but can keep its sources alive and adds clones to the
-/// backward), so feasibility is checked only at the leaves, by rewriting a copy of the function
-/// and computing the real peak (memoized by the set of cloned ops, which determines the
-/// program). The search is exact: what it returns is optimal over the decision space above under
+/// backward), so the peak is cut with a lower bound (the bytes that the decisions made so far
+/// certainly keep live, at each step of the original program: see <c>PrepareBound</c>), and
+/// feasibility is decided only at the leaves, by rewriting a copy of the function and computing
+/// its real peak (memoized by the set of cloned ops, which determines the program); the
+/// program the pass then makes is that one, so its peak is the one checked. The search is exact: what it returns is optimal over the decision space above under
 /// the FLOPs cost model. It is exponential in the worst case; <c>max-nodes</c> (default
 /// 2,000,000) bounds the search tree, and the pass fails, claiming nothing, when it is exceeded.
 /// "Optimal" is relative to that space: other schedules (reordering the backward, recomputing
@@ -71,6 +73,7 @@ public sealed class Remat(long budget, long maxNodes) : Pass
                 return false;
             }
             var (flops, cloned, peak) = p.Apply(f, best);
+            if (peak > budget) throw new InvalidOperationException($"remat: peak {peak} above the budget {budget}");
             var r = new Result(p.Name, budget, p.Candidates.Count, flops, cloned, peak, p.PeakBefore, nodes, evals);
             Write(pc.Report, r);
         }
@@ -105,6 +108,8 @@ public sealed class Remat(long budget, long maxNodes) : Pass
         private long[] baseLive = null!;      // live bytes at each original step without the decision-dependent parts
         private Dictionary<Value, (int From, int To)> extra = null!; // forward value -> the steps it is live only if kept for the backward
         private Dictionary<int, int> candPos = null!;
+        private Dictionary<int, int> earliest = null!;  // candidate -> the earliest step a clone of it can be inserted before
+        private Dictionary<Value, int> savedFirstUse = null!;
         public int Evaluations => peakMemo.Count;
 
         public static Problem? Of(Operation func)
@@ -165,11 +170,15 @@ public sealed class Remat(long budget, long maxNodes) : Pass
         }
 
         /// <summary>
-        /// Prepares the forward-phase peak bound. Before B (the first backward use of any saved value) no clone
-        /// is inserted and the ops are the same, so at a step t &lt; B the live bytes of the program R makes are
-        /// base(t) + the bytes of the forward values the backward needs under R (kept saved values and the
-        /// sources of clones) that are past their last forward use at t. Values that R's decided part
-        /// certainly makes needed give a lower bound of the peak, monotone in the decisions.
+        /// Prepares the peak bound. The program R makes runs the original ops in their order, with clones
+        /// inserted before backward ops only (at or after B, the first backward use of any saved value). At the
+        /// step of an original op t its live bytes are at least base(t) plus the bytes of the forward values that
+        /// R keeps for the backward and that are live at t only for that: a saved value kept lives from after its
+        /// last forward use to its first backward use (from there on it, or its clone, is live in any case, and
+        /// base counts it), and the source of a clone lives at least until the clone, which is not before the
+        /// first backward use of any saved candidate the cloned op can feed. The values that the decided
+        /// part of R certainly keeps (saved values decided "keep" or not candidates; operands, not rebuilt, of
+        /// ops certainly cloned) give a lower bound of the peak that only grows as more is decided.
         /// </summary>
         private void PrepareBound(Operation ret)
         {
@@ -188,16 +197,36 @@ public sealed class Remat(long budget, long maxNodes) : Pass
                     int last = i;
                     foreach (var u in v.Uses)
                         if (Sac.InBlock(u.Owner, block) is { } top && forward.Contains(top)) last = Math.Max(last, index[top]);
-                    int end = firstUse.TryGetValue(v, out var f) ? f : firstBackward;
-                    if (last + 1 < end) extra[v] = (last + 1, end);
+                    if (firstUse.TryGetValue(v, out var f)) { if (last + 1 < f) extra[v] = (last + 1, f); }
+                    else extra[v] = (last + 1, firstBackward);
                 }
             }
             baseLive = live;
             foreach (var (opi, k, _) in saved)
                 if (extra.TryGetValue(Ops[opi].Result(k), out var iv))
                     for (int t = iv.From; t < iv.To; t++) baseLive[t] -= Sac.Bytes(Ops[opi].Result(k));
+            savedFirstUse = firstUse;
+            Index();
+        }
+
+        /// <summary>Candidate positions, and for each candidate the first backward use of any saved candidate it can feed through candidates.</summary>
+        private void Index()
+        {
             candPos = new Dictionary<int, int>();
             for (int p = 0; p < Candidates.Count; p++) candPos[Candidates[p]] = p;
+            earliest = new Dictionary<int, int>();
+            foreach (var c in Candidates.OrderByDescending(i => i))
+            {
+                int e = int.MaxValue;
+                if (savedOps.Contains(c))
+                    foreach (var v in Ops[c].Results)
+                        if (savedFirstUse.TryGetValue(v, out var f)) e = Math.Min(e, f);
+                foreach (var v in Ops[c].Results)
+                    foreach (var u in v.Uses)
+                        if (Sac.InBlock(u.Owner, block) is { } top && index.TryGetValue(top, out var d) && earliest.TryGetValue(d, out var ed))
+                            e = Math.Min(e, ed);
+                earliest[c] = e;
+            }
         }
 
         /// <summary>The live bytes at each step (after the op's results are allocated), as <see cref="Sac.EstimatePeak"/> counts them.</summary>
@@ -231,20 +260,26 @@ public sealed class Remat(long budget, long maxNodes) : Pass
         {
             bool SurelyKept(int opi) => !r.Contains(opi) && (!candPos.TryGetValue(opi, out var p) || p < k);
             var delta = new long[Ops.Count + 1];
-            var seen = new HashSet<Value>();
-            void Need(Value v)
+            var until = new Dictionary<Value, int>();
+            void Need(Value v, int end)
             {
-                if (extra.TryGetValue(v, out var iv) && seen.Add(v))
-                {
-                    delta[iv.From] += Sac.Bytes(v);
-                    delta[iv.To] -= Sac.Bytes(v);
-                }
+                if (!extra.TryGetValue(v, out var iv)) return;
+                // A kept saved value surely lives until its first backward use; the source of a clone until the clone.
+                end = savedFirstUse.ContainsKey(v) ? iv.To : Math.Max(iv.To, Math.Min(end, Ops.Count - 1));
+                if (!until.TryGetValue(v, out var e) || end > e) until[v] = end;
             }
             foreach (var (opi, res, _) in saved)
-                if (SurelyKept(opi)) Need(Ops[opi].Result(res));
+                if (SurelyKept(opi)) Need(Ops[opi].Result(res), 0);
             foreach (var c in Cloned(r))
                 foreach (var w in Ops[c].Operands)
-                    if (w.DefiningOp is { } d && index.TryGetValue(d, out var j) && SurelyKept(j)) Need(w);
+                    if (w.DefiningOp is { } d && index.TryGetValue(d, out var j) && SurelyKept(j)) Need(w, earliest[c]);
+            foreach (var (v, end) in until)
+            {
+                int from = extra[v].From;
+                if (from >= end) continue;
+                delta[from] += Sac.Bytes(v);
+                delta[end] -= Sac.Bytes(v);
+            }
             long best = 0, acc = 0;
             for (int t = 0; t < Ops.Count - 1; t++)
             {
@@ -264,8 +299,7 @@ public sealed class Remat(long budget, long maxNodes) : Pass
             q.Candidates = Candidates.Where(which).ToList();
             q.savedOps = new HashSet<int>(savedOps.Where(q.Candidates.Contains));
             q.peakMemo = new Dictionary<string, long>();
-            q.candPos = new Dictionary<int, int>();
-            for (int p = 0; p < q.Candidates.Count; p++) q.candPos[q.Candidates[p]] = p;
+            q.Index();
             return q;
         }
 
@@ -360,8 +394,12 @@ public sealed class Remat(long budget, long maxNodes) : Pass
         /// <summary>Applies decision set <paramref name="r"/> to the function itself; returns the FLOPs, cloned ops and the peak after.</summary>
         public (long Flops, int ClonedOps, long Peak) Apply(Operation func, IReadOnlySet<int> r)
         {
+            long expected = Peak(r);
             var (n, f) = Rewrite(block, Ops, Cloned(r));
-            return (f, n, Sac.EstimatePeak(block).Peak);
+            long peak = Sac.EstimatePeak(block).Peak;
+            if (peak != expected || f != Flops(r))
+                throw new InvalidOperationException($"remat: the applied program's peak {peak} / flops {f} differ from the evaluated {expected} / {Flops(r)}");
+            return (f, n, peak);
         }
 
         /// <summary>
