@@ -40,8 +40,18 @@ namespace AutoSpIR.Passes.Sac;
 /// "Optimal" is relative to that space: other schedules (reordering the backward, recomputing
 /// in several places, offloading, in-place reuse) are outside it.
 /// </para>
+/// <para>
+/// <b>MILP</b> (<c>solver=milp</c>, the default; passes/sac/RematMilp.cs): coinor-cbc on binaries x_o (op o
+/// cloned, closed as <c>Cloned</c> is), z_o,k (o's clone inserted at or before the k-th first backward use of
+/// a saved candidate, linearised exactly) and the liveness of each decision-dependent value (a forward value
+/// after its last forward use, a clone's result) per step of the original program. That peak model is exact
+/// at the original ops and ignores only the steps of the inserted clones themselves, so it is a lower bound
+/// of <see cref="Sac.EstimatePeak"/> (checked on every solution). Each cbc optimum is applied and its real
+/// peak computed; if above the budget it is cut off (a no-good cut) and cbc runs again, so the first one
+/// that fits is optimal. Without cbc, or when the loop does not settle, the branch and bound runs instead.
+/// </para>
 /// </summary>
-public sealed class Remat(long budget, long maxNodes) : Pass
+public sealed partial class Remat(long budget, long maxNodes, string solver = "milp") : Pass
 {
     public override string Name => "remat";
 
@@ -49,9 +59,10 @@ public sealed class Remat(long budget, long maxNodes) : Pass
     {
         new("budget", "int", "0", "the peak bytes live allowed (the interpreter's accounting, as sac reports it)"),
         new("max-nodes", "int", "2000000", "bound on the branch-and-bound search tree; exceeding it is an error"),
+        new("solver", "string", "milp", "milp (coinor-cbc on a relaxed peak model, exact by cutting off infeasible programs; falls back to bnb) or bnb (branch and bound only)"),
     };
 
-    public static Pass Create(PassOptions o) => new Remat(o.GetInt("budget"), o.GetInt("max-nodes"));
+    public static Pass Create(PassOptions o) => new Remat(o.GetInt("budget"), o.GetInt("max-nodes"), o.Get("solver"));
 
     /// <summary>The result for one function: the optimal decision set's recomputed FLOPs and peak, and the search's size.</summary>
     public sealed record Result(string Function, long Budget, int Candidates, long Flops, int ClonedOps, long Peak, long PeakBefore,
@@ -66,7 +77,22 @@ public sealed class Remat(long budget, long maxNodes) : Pass
         {
             var p = Problem.Of(f);
             if (p is null) continue;
-            var (best, nodes, evals, err) = p.Solve(budget, maxNodes);
+            HashSet<int>? best = null;
+            long nodes = 0;
+            int evals = 0;
+            string? err = null;
+            bool solved = false;
+            if (solver == "milp")
+            {
+                var m = p.SolveMilp(budget);
+                if (m.Solved) { solved = true; best = m.Best; evals = p.Evaluations; err = m.Error; nodes = m.Iterations; }
+            }
+            else if (solver != "bnb")
+            {
+                pc.Diagnostics.Error(f.Location, $"remat: unknown solver '{solver}' (expected milp or bnb)");
+                return false;
+            }
+            if (!solved) (best, nodes, evals, err) = p.Solve(budget, maxNodes);
             if (best is null)
             {
                 pc.Diagnostics.Error(f.Location, err ?? $"remat: no decision set fits the budget of {budget} bytes");
@@ -75,22 +101,25 @@ public sealed class Remat(long budget, long maxNodes) : Pass
             var (flops, cloned, peak) = p.Apply(f, best);
             if (peak > budget) throw new InvalidOperationException($"remat: peak {peak} above the budget {budget}");
             var r = new Result(p.Name, budget, p.Candidates.Count, flops, cloned, peak, p.PeakBefore, nodes, evals);
-            Write(pc.Report, r);
+            Write(pc.Report, r, solver == "milp" && p.MilpUsed);
         }
         return true;
     }
 
     private static string Num(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
 
-    private static void Write(TextWriter w, Result r)
+    private static void Write(TextWriter w, Result r, bool milp)
     {
-        w.WriteLine($"remat @{r.Function} budget={Num(r.Budget)}: optimal over {r.Candidates} candidates ({Num(r.Nodes)} search nodes, {r.Evaluations} programs evaluated)");
+        if (milp)
+            w.WriteLine($"remat @{r.Function} budget={Num(r.Budget)}: optimal over {r.Candidates} candidates (milp: {Num(r.Nodes)} cbc solves, {r.Evaluations} programs evaluated)");
+        else
+            w.WriteLine($"remat @{r.Function} budget={Num(r.Budget)}: optimal over {r.Candidates} candidates ({Num(r.Nodes)} search nodes, {r.Evaluations} programs evaluated)");
         w.WriteLine($"  recompute flops: {Num(r.Flops)} ({r.ClonedOps} ops)");
         w.WriteLine($"  peak bytes live (interpreter accounting): {Num(r.PeakBefore)} before, {Num(r.Peak)} after");
     }
 
     /// <summary>The decision problem of one joint step (analysis only; the function is not changed).</summary>
-    public sealed class Problem
+    public sealed partial class Problem
     {
         public string Name { get; private init; } = "";
         public List<Operation> Ops { get; private init; } = null!;
@@ -299,6 +328,8 @@ public sealed class Remat(long budget, long maxNodes) : Pass
             q.Candidates = Candidates.Where(which).ToList();
             q.savedOps = new HashSet<int>(savedOps.Where(q.Candidates.Contains));
             q.peakMemo = new Dictionary<string, long>();
+            q.dvals = null!;
+            q.fu = null!;
             q.Index();
             return q;
         }

@@ -42,6 +42,9 @@ public class RematTests(ITestOutputHelper output)
             var r = new HashSet<int>();
             for (int i = 0; i < k; i++) if ((mask >> i & 1) != 0) r.Add(p.Candidates[i]);
             all.Add((p.Flops(r), p.Peak(r)));
+            // The MILP's peak model is a relaxation (a lower bound of the real peak) for every decision set.
+            var cl = p.Cloned(r);
+            Assert.True(p.ModelPeak(cl) <= p.Peak(r), $"{c}: model peak {p.ModelPeak(cl)} above the real {p.Peak(r)}");
         }
         long minPeak = all.Min(a => a.Item2), maxPeak = all.Max(a => a.Item2);
         var sacJoint = AutoSpHarness.Joint(c);
@@ -56,10 +59,19 @@ public class RematTests(ITestOutputHelper output)
             if (want == long.MaxValue)
             {
                 Assert.Null(best);
+                var (ms, mb, _, _) = p.SolveMilp(budget);
+                Assert.True(ms && mb is null, $"{c}: milp found a set at infeasible budget {budget}");
                 continue;
             }
             Assert.NotNull(best);
             Assert.Equal(want, p.Flops(best!));
+            // The MILP (cbc) agrees with enumeration and branch and bound.
+            var (solved, mbest, iters, merr) = p.SolveMilp(budget);
+            Assert.True(solved, $"{c}: milp unsolved at budget {budget}");
+            Assert.Null(merr);
+            Assert.NotNull(mbest);
+            Assert.Equal(want, p.Flops(mbest!));
+            Assert.True(p.Peak(mbest!) <= budget);
             // (b), (c): applied to the program, results unchanged and the measured peak within the budget.
             var m = AutoSpHarness.Joint(c);
             var pm = Remat.Problem.Of(AutoSpHarness.Step(m))!.Restrict(chosen.Contains);
@@ -75,6 +87,9 @@ public class RematTests(ITestOutputHelper output)
         // (sac's decision set being in the space) at sac's own peak no more FLOPs than sac.
         var mm = AutoSpHarness.Joint(c);
         var rep = AutoSpHarness.RunPipeline(mm, $"remat{{budget={sacPeak}}}");
+        // The same through branch and bound only: the same optimum.
+        var repB = AutoSpHarness.RunPipeline(AutoSpHarness.Joint(c), $"remat{{budget={sacPeak},solver=bnb}}");
+        Assert.Equal(Flops(repB, @"recompute flops: ([0-9,]+)"), Flops(rep, @"recompute flops: ([0-9,]+)"));
         var r2 = Interpreter.Run(AutoSpHarness.Step(mm), inputs);
         SacTests.AssertIdentical(expected, r2.Results, $"{c} remat at sac's peak");
         Assert.True(r2.PeakBytes <= sacPeak);
