@@ -4,8 +4,8 @@
 # For each layer count (default "1 2") and sequence length (default "1024 4096"), tiny-llama
 # (../shared/models/tiny-llama.json) in f32 at batch 1: autosp-opt -p 'autodiff,sac' gives sac's
 # recompute FLOPs and peak P; autosp-opt -p 'autodiff,remat{budget=P,max-nodes=N}' the minimum
-# recompute FLOPs over sac's decision space with peak <= P (exact branch and bound; it fails,
-# claiming nothing, when the search exceeds N nodes, default 5,000,000: printed as "unsolved").
+# recompute FLOPs over sac's decision space with peak <= P (exact: a MILP by coinor-cbc, falling back
+# to branch and bound, which fails, claiming nothing, past N nodes, default 5,000,000: "unsolved").
 # Prints sac's FLOPs, the optimum, their ratio (sac / optimum), remat's peak as its report gives it and
 # as autosp-run measures it on the reference interpreter (weights and batch from
 # tests/oracle/llama_oracle.py, seed 0; loss and gradients compared with autodiff's program at
