@@ -51,7 +51,7 @@ namespace AutoSpIR.Passes.Sac;
 /// that fits is optimal. Without cbc, or when the loop does not settle, the branch and bound runs instead.
 /// </para>
 /// </summary>
-public sealed partial class Remat(long budget, long maxNodes, string solver = "milp") : Pass
+public sealed partial class Remat(long budget, long maxNodes, string solver = "milp", long seconds = 0) : Pass
 {
     public override string Name => "remat";
 
@@ -59,10 +59,11 @@ public sealed partial class Remat(long budget, long maxNodes, string solver = "m
     {
         new("budget", "int", "0", "the peak bytes live allowed (the interpreter's accounting, as sac reports it)"),
         new("max-nodes", "int", "2000000", "bound on the branch-and-bound search tree; exceeding it is an error"),
+        new("seconds", "int", "0", "solver=milp: cbc's time limit per run in seconds (0: none); when it is hit, the branch and bound runs instead"),
         new("solver", "string", "milp", "milp (coinor-cbc on a relaxed peak model, exact by cutting off infeasible programs; falls back to bnb) or bnb (branch and bound only)"),
     };
 
-    public static Pass Create(PassOptions o) => new Remat(o.GetInt("budget"), o.GetInt("max-nodes"), o.Get("solver"));
+    public static Pass Create(PassOptions o) => new Remat(o.GetInt("budget"), o.GetInt("max-nodes"), o.Get("solver"), o.GetInt("seconds"));
 
     /// <summary>The result for one function: the optimal decision set's recomputed FLOPs and peak, and the search's size.</summary>
     public sealed record Result(string Function, long Budget, int Candidates, long Flops, int ClonedOps, long Peak, long PeakBefore,
@@ -84,7 +85,7 @@ public sealed partial class Remat(long budget, long maxNodes, string solver = "m
             bool solved = false;
             if (solver == "milp")
             {
-                var m = p.SolveMilp(budget);
+                var m = p.SolveMilp(budget, seconds: seconds);
                 if (m.Solved) { solved = true; best = m.Best; evals = p.Evaluations; err = m.Error; nodes = m.Iterations; }
             }
             else if (solver != "bnb")

@@ -122,7 +122,7 @@ public sealed partial class Remat
         /// again, so the first solution that fits is optimal over the decision space. Solved=false when cbc is
         /// missing, fails, or the loop exceeds its iterations (the caller falls back to branch and bound).
         /// </summary>
-        public (bool Solved, HashSet<int>? Best, int Iterations, string? Error) SolveMilp(long budget, int maxIterations = 200, string cbc = "cbc")
+        public (bool Solved, HashSet<int>? Best, int Iterations, string? Error) SolveMilp(long budget, int maxIterations = 200, string cbc = "cbc", long seconds = 0)
         {
             MilpUsed = false;
             PrepareMilp();
@@ -130,7 +130,7 @@ public sealed partial class Remat
             for (int it = 1; it <= maxIterations; it++)
             {
                 var lp = BuildLp(budget, cuts);
-                var (status, x) = RunCbc(lp, cbc);
+                var (status, x) = RunCbc(lp, cbc, seconds);
                 if (status == "infeasible") { MilpUsed = true; return (true, null, it, null); }
                 if (status != "optimal" || x is null) return (false, null, it, null);
                 var cloned = Cloned(x);
@@ -277,7 +277,7 @@ public sealed partial class Remat
             return sb.ToString();
         }
 
-        private static (string Status, HashSet<int>? X) RunCbc(string lp, string cbc)
+        private static (string Status, HashSet<int>? X) RunCbc(string lp, string cbc, long seconds)
         {
             var dir = Path.Combine(Path.GetTempPath(), "remat-" + Guid.NewGuid().ToString("N"));
             Directory.CreateDirectory(dir);
@@ -287,7 +287,10 @@ public sealed partial class Remat
                 var solPath = Path.Combine(dir, "m.sol");
                 File.WriteAllText(lpPath, lp);
                 var psi = new ProcessStartInfo(cbc) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-                foreach (var a in new[] { lpPath, "ratio", "0", "allow", "0", "solve", "solu", solPath }) psi.ArgumentList.Add(a);
+                var args = new List<string> { lpPath, "ratio", "0", "allow", "0" };
+                if (seconds > 0) args.AddRange(new[] { "sec", seconds.ToString(CultureInfo.InvariantCulture) });
+                args.AddRange(new[] { "solve", "solu", solPath });
+                foreach (var a in args) psi.ArgumentList.Add(a);
                 Process proc;
                 try { proc = Process.Start(psi)!; }
                 catch (System.ComponentModel.Win32Exception) { return ("missing", null); }
