@@ -391,36 +391,8 @@ public sealed partial class Remat(long budget, long maxNodes, string solver = "m
             var fwd = new HashSet<Operation>(forward.Select(o => ops[index[o]]));
             var ret = ops[^1];
             bool IsBackward(Operation user) => Sac.InBlock(user, b) is { } top && top != ret && !fwd.Contains(top);
-            var memo = new Dictionary<Value, Value>();
-            int n = 0;
-            long total = 0;
-            Value Materialize(Value u, Operation before)
-            {
-                if (!recompute.Contains(u)) return u;
-                if (memo.TryGetValue(u, out var done)) return done;
-                var op = u.DefiningOp!;
-                var mapping = new IRMapping();
-                foreach (var w in op.Operands) mapping.Map(w, Materialize(w, before));
-                var clone = op.Clone(mapping);
-                clone.SetAttr("aspir.recompute", clone.Context.Unit);
-                b.InsertBefore(before, clone);
-                n++;
-                total += Sac.FlopsOf(clone);
-                for (int i = 0; i < op.NumResults; i++)
-                {
-                    clone.Result(i).NameHint = op.Result(i).NameHint is { } h ? h + "_rc" : "rc";
-                    memo[op.Result(i)] = clone.Result(i);
-                }
-                return memo[u];
-            }
-            foreach (var (opi, k, first) in saved.Where(s => cloned.Contains(s.Op)).OrderBy(s => s.FirstUse))
-            {
-                var v = ops[opi].Result(k);
-                var fresh = Materialize(v, ops[first]);
-                foreach (var use in v.Uses.ToList())
-                    if (IsBackward(use.Owner)) use.Value = fresh;
-            }
-            return (n, total);
+            return Sac.CloneBeforeBackwardUses(b, recompute,
+                saved.Where(s => cloned.Contains(s.Op)).OrderBy(s => s.FirstUse).Select(s => ((Value)ops[s.Op].Result(s.Result), ops[s.FirstUse])), IsBackward);
         }
 
         /// <summary>Applies decision set <paramref name="r"/> to the function itself; returns the FLOPs, cloned ops and the peak after.</summary>

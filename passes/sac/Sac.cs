@@ -314,35 +314,8 @@ public sealed class Sac(CheckpointPolicy policy, double? flopsPerByte, bool reco
             }
 
         // Rewrite: in order of first backward use, clone the chain before that use.
-        var memo = new Dictionary<Value, Value>();
-        int clonedOps = 0;
-        long clonedFlops = 0;
-        Value Materialize(Value u, Operation before)
-        {
-            if (!recompute.Contains(u)) return u;
-            if (memo.TryGetValue(u, out var done)) return done;
-            var op = u.DefiningOp!;
-            var mapping = new IRMapping();
-            foreach (var w in op.Operands) mapping.Map(w, Materialize(w, before));
-            var clone = op.Clone(mapping);
-            // Marks the clone (and keeps cse from merging it back into the forward op).
-            clone.SetAttr("aspir.recompute", clone.Context.Unit);
-            block.InsertBefore(before, clone);
-            clonedOps++;
-            clonedFlops += FlopsOf(clone);
-            for (int i = 0; i < op.NumResults; i++)
-            {
-                clone.Result(i).NameHint = op.Result(i).NameHint is { } h ? h + "_rc" : "rc";
-                memo[op.Result(i)] = clone.Result(i);
-            }
-            return memo[u];
-        }
-        foreach (var v in savedOrder.Where(recompute.Contains).OrderBy(v => firstUse[v]))
-        {
-            var fresh = Materialize(v, ops[firstUse[v]]);
-            foreach (var use in v.Uses.ToList())
-                if (IsBackward(use.Owner)) use.Value = fresh;
-        }
+        var (clonedOps, clonedFlops) = CloneBeforeBackwardUses(block, recompute,
+            savedOrder.Where(recompute.Contains).OrderBy(v => firstUse[v]).Select(v => (v, ops[firstUse[v]])), IsBackward);
 
         // After: forward results still used outside the forward.
         int savedAfter = 0;
@@ -364,6 +337,46 @@ public sealed class Sac(CheckpointPolicy policy, double? flopsPerByte, bool reco
             clonedOps, clonedFlops, forwardFlops, peakBefore, peakAfter, peakAt, block.Arguments.Sum(a => Bytes(a)));
         Write(report, summary, perValue ? savedOrder.Select(v => (v, decision.GetValueOrDefault(v, "keep"))).ToList() : null);
         return summary;
+    }
+
+    /// <summary>
+    /// The rewrite sac and remat share: for each value of <paramref name="order"/> (value, its first backward
+    /// use), clones the chain of <paramref name="recompute"/> ops that makes it just before that use (clones
+    /// shared, marked <c>aspir.recompute</c>, which also keeps cse from merging them back, named <c>%x_rc</c>)
+    /// and points the value's backward uses at the clone. Returns the cloned ops and their FLOPs.
+    /// </summary>
+    internal static (int Ops, long Flops) CloneBeforeBackwardUses(Block block, IReadOnlySet<Value> recompute,
+        IEnumerable<(Value Value, Operation FirstUse)> order, Func<Operation, bool> isBackward)
+    {
+        var memo = new Dictionary<Value, Value>();
+        int clonedOps = 0;
+        long clonedFlops = 0;
+        Value Materialize(Value u, Operation before)
+        {
+            if (!recompute.Contains(u)) return u;
+            if (memo.TryGetValue(u, out var done)) return done;
+            var op = u.DefiningOp!;
+            var mapping = new IRMapping();
+            foreach (var w in op.Operands) mapping.Map(w, Materialize(w, before));
+            var clone = op.Clone(mapping);
+            clone.SetAttr("aspir.recompute", clone.Context.Unit);
+            block.InsertBefore(before, clone);
+            clonedOps++;
+            clonedFlops += FlopsOf(clone);
+            for (int i = 0; i < op.NumResults; i++)
+            {
+                clone.Result(i).NameHint = op.Result(i).NameHint is { } h ? h + "_rc" : "rc";
+                memo[op.Result(i)] = clone.Result(i);
+            }
+            return memo[u];
+        }
+        foreach (var (v, first) in order)
+        {
+            var fresh = Materialize(v, first);
+            foreach (var use in v.Uses.ToList())
+                if (isBackward(use.Owner)) use.Value = fresh;
+        }
+        return (clonedOps, clonedFlops);
     }
 
     private static string Describe(Value v) => $"%{v.NameHint ?? "?"} ({v.DefiningOp?.Name})";
