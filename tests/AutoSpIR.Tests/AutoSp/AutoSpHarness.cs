@@ -4,6 +4,8 @@ using AutoSpIR.Tools.Gen;
 using AutoSpIR.Passes;
 using AutoSpIR.Runtime;
 using AutoSpIR.Runtime.Comm;
+using FsCheck.Fluent;
+using FsGen = FsCheck.Fluent.Gen;
 
 namespace AutoSpIR.Tests.AutoSp;
 
@@ -30,6 +32,60 @@ public sealed record DecoderCase(
 
 public static class AutoSpHarness
 {
+    /// <summary>The meshes (sp, dp) drawn from <paramref name="sps"/> x <paramref name="dps"/> that <paramref name="keep"/> accepts.</summary>
+    public static FsCheck.Gen<(int Sp, int Dp)> Meshes(int[] sps, int[] dps, Func<int, int, bool>? keep = null) =>
+        from sp in FsGen.Elements(sps)
+        from dp in FsGen.Elements(dps)
+        where keep?.Invoke(sp, dp) ?? true
+        select (sp, dp);
+
+    /// <summary>
+    /// Random small decoders on a mesh from <paramref name="meshes"/>: query heads a multiple of sp
+    /// (plus 1 or 2 more, unevenly split, with <paramref name="unevenHeads"/>), KV heads any divisor,
+    /// head size 2 or 4, 1 or 2 layers, vocabulary 7 or 16, tied embeddings and q/k/v bias either way,
+    /// a sequence of up to <paramref name="maxPerRank"/> positions per rank that sp often does not
+    /// divide, and a batch of one or two per dp rank.
+    /// </summary>
+    public static FsCheck.Gen<DecoderCase> Decoders(FsCheck.Gen<(int Sp, int Dp)> meshes, bool unevenHeads = false,
+        long[]? hiddens = null, long[]? intermediates = null, int maxPerRank = 3) =>
+        from m in meshes
+        from extraHeads in unevenHeads && m.Sp > 1 ? FsGen.Elements(0, 0, 1, 2) : FsGen.Constant(0)
+        from mult in FsGen.Elements(1, 2)
+        let heads = m.Sp * mult + extraHeads
+        from kv in FsGen.Elements(Enumerable.Range(1, heads).Where(k => heads % k == 0).ToArray())
+        from headDim in FsGen.Elements(2, 4)
+        from hidden in FsGen.Elements(hiddens ?? new long[] { 8, 12 })
+        from inter in FsGen.Elements(intermediates ?? new long[] { 8, 10 })
+        from layers in FsGen.Choose(1, 2)
+        from vocab in FsGen.Elements(7, 16)
+        from perRank in FsGen.Choose(1, maxPerRank)
+        from tail in FsGen.Choose(0, m.Sp - 1)
+        let seq = Math.Max(2, m.Sp * perRank - tail)
+        from batch in FsGen.Elements(m.Dp, 2 * m.Dp)
+        from tied in FsGen.Elements(false, true)
+        from bias in FsGen.Elements(false, true)
+        from seed in FsGen.Choose(0, 1_000_000)
+        select new DecoderCase(hidden, heads, kv, headDim, inter, layers, vocab, seq, batch, tied, bias, m.Sp, m.Dp, seed);
+
+    /// <summary>
+    /// The bytes the ranks sent against the program's CommBytes: CommBytes is what one rank sends; for
+    /// dist.shift it is the most any rank sends (the end of the ring sends nothing), so the busiest rank
+    /// matches the count exactly and the others fall short by at most the shifts.
+    /// </summary>
+    public static void AssertCommBytes(Operation perRank, RunResult[] ranks, string label)
+    {
+        long commBytes = 0, shiftBytes = 0;
+        Step(perRank).Walk(op =>
+        {
+            long b = op.Def?.CommBytesOf(op) ?? 0;
+            commBytes += b;
+            if (op.Name == "dist.shift") shiftBytes += b;
+        });
+        Assert.True(ranks.Max(r => r.BytesSent) == commBytes, $"{label}: the busiest rank sent {ranks.Max(r => r.BytesSent)} bytes, the program's CommBytes say {commBytes}");
+        foreach (var r in ranks)
+            Assert.True(r.BytesSent >= commBytes - shiftBytes, $"{label}: a rank sent {r.BytesSent} bytes, less than the {commBytes - shiftBytes} every rank sends");
+    }
+
     /// <summary>The joint forward+backward module of <paramref name="c"/> (f64), verified.</summary>
     public static Operation Joint(DecoderCase c, string dtype = "f64")
     {

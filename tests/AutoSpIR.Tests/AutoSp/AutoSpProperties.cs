@@ -3,7 +3,6 @@ using AutoSpIR.Runtime;
 using AutoSpIR.Tests.Properties;
 using FsCheck.Fluent;
 using Xunit.Abstractions;
-using FsGen = FsCheck.Fluent.Gen;
 
 namespace AutoSpIR.Tests.AutoSp;
 
@@ -18,26 +17,7 @@ namespace AutoSpIR.Tests.AutoSp;
 public class AutoSpProperties(ITestOutputHelper output)
 {
     private static readonly FsCheck.Gen<DecoderCase> Cases =
-        from sp in FsGen.Elements(1, 2, 3, 4, 8)
-        from dp in FsGen.Elements(1, 1, 2)
-        where sp * dp <= 8
-        from extraHeads in FsGen.Elements(0, 0, 1, 2)
-        from mult in FsGen.Elements(1, 2)
-        let heads = sp * mult + (sp > 1 ? extraHeads : 0)
-        from kv in FsGen.Elements(Enumerable.Range(1, heads).Where(k => heads % k == 0).ToArray())
-        from headDim in FsGen.Elements(2, 4)
-        from hidden in FsGen.Elements(8, 12)
-        from inter in FsGen.Elements(8, 10)
-        from layers in FsGen.Choose(1, 2)
-        from vocab in FsGen.Elements(7, 16)
-        from perRank in FsGen.Choose(1, 3)
-        from tail in FsGen.Choose(0, sp - 1)
-        let seq = Math.Max(2, sp * perRank - tail)
-        from batch in FsGen.Elements(dp, 2 * dp)
-        from tied in FsGen.Elements(false, true)
-        from bias in FsGen.Elements(false, true)
-        from seed in FsGen.Choose(0, 1_000_000)
-        select new DecoderCase(hidden, heads, kv, headDim, inter, layers, vocab, seq, batch, tied, bias, sp, dp, seed);
+        AutoSpHarness.Decoders(AutoSpHarness.Meshes(new[] { 1, 2, 3, 4, 8 }, new[] { 1, 1, 2 }, (sp, dp) => sp * dp <= 8), unevenHeads: true);
 
     [Fact]
     public void AutoSpEqualsOneDevice() =>
@@ -72,18 +52,6 @@ public class AutoSpProperties(ITestOutputHelper output)
         }
         Assert.True(wrong.Count == 0, $"{c}:\n" + string.Join("\n", wrong));
 
-        // CommBytes is what one rank sends; for dist.shift it is the most any rank sends (the end of
-        // the ring sends nothing), so the busiest rank matches the count exactly and the others
-        // fall short by at most the shifts.
-        long commBytes = 0, shiftBytes = 0;
-        AutoSpHarness.Step(partitioned).Walk(op =>
-        {
-            long b = op.Def?.CommBytesOf(op) ?? 0;
-            commBytes += b;
-            if (op.Name == "dist.shift") shiftBytes += b;
-        });
-        Assert.True(ranks.Max(r => r.BytesSent) == commBytes, $"{c}: the busiest rank sent {ranks.Max(r => r.BytesSent)} bytes, the program's CommBytes say {commBytes}");
-        foreach (var r in ranks)
-            Assert.True(r.BytesSent >= commBytes - shiftBytes, $"{c}: a rank sent {r.BytesSent} bytes, less than the {commBytes - shiftBytes} every rank sends");
+        AutoSpHarness.AssertCommBytes(partitioned, ranks, c.ToString());
     }
 }

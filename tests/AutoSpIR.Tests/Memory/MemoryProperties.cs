@@ -14,24 +14,7 @@ namespace AutoSpIR.Tests.Memory;
 public class MemoryProperties(ITestOutputHelper output)
 {
     private static FsCheck.Gen<DecoderCase> Cases(bool spmd) =>
-        from sp in spmd ? FsGen.Elements(2, 3, 4) : FsGen.Constant(1)
-        from dp in spmd ? FsGen.Elements(1, 1, 2) : FsGen.Constant(1)
-        from mult in FsGen.Elements(1, 2)
-        let heads = sp * mult
-        from kv in FsGen.Elements(Enumerable.Range(1, heads).Where(k => heads % k == 0).ToArray())
-        from headDim in FsGen.Elements(2, 4)
-        from hidden in FsGen.Elements(8, 12)
-        from inter in FsGen.Elements(8, 10)
-        from layers in FsGen.Choose(1, 2)
-        from vocab in FsGen.Elements(7, 16)
-        from perRank in FsGen.Choose(1, 3)
-        from tail in FsGen.Choose(0, sp - 1)
-        let seq = Math.Max(2, sp * perRank - tail)
-        from batch in FsGen.Elements(dp, 2 * dp)
-        from tied in FsGen.Elements(false, true)
-        from bias in FsGen.Elements(false, true)
-        from seed in FsGen.Choose(0, 1_000_000)
-        select new DecoderCase(hidden, heads, kv, headDim, inter, layers, vocab, seq, batch, tied, bias, sp, dp, seed);
+        AutoSpHarness.Decoders(spmd ? AutoSpHarness.Meshes(new[] { 2, 3, 4 }, new[] { 1, 1, 2 }) : AutoSpHarness.Meshes(new[] { 1 }, new[] { 1 }));
 
     [Fact]
     public void PlannedEqualsMeasuredOnOneDevice() =>

@@ -17,26 +17,10 @@ namespace AutoSpIR.Tests.Zero;
 public class ZeroProperties(ITestOutputHelper output)
 {
     private static readonly FsCheck.Gen<(DecoderCase Case, int Stage)> Cases =
-        from sp in FsGen.Elements(1, 2, 3, 4)
-        from dp in FsGen.Elements(1, 2)
-        where sp * dp >= 2
-        from mult in FsGen.Elements(1, 2)
-        let heads = sp * mult
-        from kv in FsGen.Elements(Enumerable.Range(1, heads).Where(k => heads % k == 0).ToArray())
-        from headDim in FsGen.Elements(2, 4)
-        from hidden in FsGen.Elements(6, 8)
-        from inter in FsGen.Elements(5, 8)
-        from layers in FsGen.Choose(1, 2)
-        from vocab in FsGen.Elements(7, 16)
-        from perRank in FsGen.Choose(1, 2)
-        from tail in FsGen.Choose(0, sp - 1)
-        let seq = Math.Max(2, sp * perRank - tail)
-        from batch in FsGen.Elements(dp, 2 * dp)
-        from tied in FsGen.Elements(false, true)
-        from bias in FsGen.Elements(false, true)
-        from seed in FsGen.Choose(0, 1_000_000)
+        from c in AutoSpHarness.Decoders(AutoSpHarness.Meshes(new[] { 1, 2, 3, 4 }, new[] { 1, 2 }, (sp, dp) => sp * dp >= 2),
+            hiddens: new long[] { 6, 8 }, intermediates: new long[] { 5, 8 }, maxPerRank: 2)
         from stage in FsGen.Elements(1, 3)
-        select (new DecoderCase(hidden, heads, kv, headDim, inter, layers, vocab, seq, batch, tied, bias, sp, dp, seed), stage);
+        select (c, stage);
 
     [Fact]
     public void ZeroEqualsOneDevice() =>
@@ -100,13 +84,6 @@ public class ZeroProperties(ITestOutputHelper output)
         }
         Assert.True(wrong.Count == 0, $"{c} stage={stage}:\n" + string.Join("\n", wrong));
 
-        long commBytes = 0, shiftBytes = 0;
-        AutoSpHarness.Step(perRank).Walk(op =>
-        {
-            long b = op.Def?.CommBytesOf(op) ?? 0;
-            commBytes += b;
-            if (op.Name == "dist.shift") shiftBytes += b;
-        });
-        Assert.True(ranks.Max(r => r.BytesSent) == commBytes, $"{c}: the busiest rank sent {ranks.Max(r => r.BytesSent)} bytes, the program's CommBytes say {commBytes}");
+        AutoSpHarness.AssertCommBytes(perRank, ranks, $"{c} stage={stage}");
     }
 }
