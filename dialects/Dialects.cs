@@ -12,6 +12,8 @@ public static class AllDialects
         ctx.Register(Tensor.TensorDialect.Dialect);
         ctx.Register(Dist.DistDialect.Dialect);
         ctx.Register(Mem.MemDialect.Dialect);
+        ctx.Register(Arith.ArithDialect.Dialect);
+        ctx.Register(Loop.LoopDialect.Dialect);
         return ctx;
     }
 

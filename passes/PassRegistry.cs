@@ -6,7 +6,7 @@ namespace AutoSpIR.Passes;
 /// <summary>Every pass autosp-opt knows, with its name, summary and options: the one table to extend.</summary>
 public static class PassRegistry
 {
-    public static readonly IReadOnlyList<PassInfo> All = new PassInfo[]
+    private static readonly List<PassInfo> s_all = new()
     {
         new("canonicalize", "Fold constants and simplify ops with their folders and canonicalization patterns; erase dead pure ops",
             new[] { new PassOption("max-iterations", "int", "10", "rounds over the whole IR before giving up on reaching a fixed point") },
@@ -55,5 +55,21 @@ public static class PassRegistry
             Array.Empty<PassOption>(), _ => new Memory.MemVerify()),
     };
 
+    /// <summary>Every registered pass: this table's, then those of assemblies above passes/ (lowering/) added with <see cref="Add"/>.</summary>
+    public static IReadOnlyList<PassInfo> All
+    {
+        get { lock (s_all) return s_all.ToArray(); }
+    }
+
     public static PassInfo? Lookup(string name) => All.FirstOrDefault(p => p.Name == name);
+
+    /// <summary>
+    /// Registers a pass of a project that depends on this one (dependencies point one way, so the
+    /// lowering passes cannot be named in the table above); a name already registered is left alone.
+    /// </summary>
+    public static void Add(PassInfo pass)
+    {
+        lock (s_all)
+            if (!s_all.Any(p => p.Name == pass.Name)) s_all.Add(pass);
+    }
 }

@@ -5,6 +5,7 @@ using AutoSpIR.Passes;
 using AutoSpIR.Tools;
 
 // autosp-opt: parse, verify, transform and print .aspir files (MLIR's mlir-opt).
+AutoSpIR.Lowering.LoweringPasses.Register();
 return ToolIO.Guard("autosp-opt", () => OptTool.Run(args));
 
 internal static class OptTool
