@@ -86,6 +86,28 @@ public static class Interpreter
         return outcomes.Select(o => o.Value!).ToArray();
     }
 
+    /// <summary>
+    /// Runs ONE rank of the SPMD program <paramref name="func"/> on this thread, with the communicator
+    /// <paramref name="comm"/> of any backend (<see cref="MpiCommunicator"/> in an mpirun job, a
+    /// <see cref="ThreadCommunicator"/>, ...): rank <c>comm.Rank</c> of <c>comm.Size</c>, on its own arguments
+    /// <paramref name="args"/> (<see cref="SpmdIO.ArgumentsOf"/> slices them from global tensors). Every mesh
+    /// an op names must have <c>comm.Size</c> ranks, checked before anything runs (a RuntimeErrorException at
+    /// the op, as in <see cref="RunSpmd"/>). Errors are not caught: the caller reports them and, for a
+    /// multi-process backend, tells the other ranks (<see cref="MpiWorld.Abort"/>).
+    /// </summary>
+    public static RunResult RunRank(Operation func, IReadOnlyList<HostTensor> args, ICommunicator comm, KernelTable? kernels = null, bool? planned = null)
+    {
+        ArgumentNullException.ThrowIfNull(func);
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(comm);
+        if (func.Name != "func.func")
+            throw new ArgumentException($"the interpreter runs a 'func.func', but was given a '{func.Name}'", nameof(func));
+        var meshes = MeshesOf(func, comm.Size);
+        Mesh Lookup(Operation op) =>
+            op.GetAttr("mesh") is SymbolRefAttr s && meshes.TryGetValue(s.Name, out var m) ? m : Mesh.Resolve(op);
+        return Execute(func, args, kernels, comm, Lookup, planned);
+    }
+
     /// <summary>The meshes the ops of <paramref name="func"/> name, each checked to have <paramref name="ranks"/> ranks.</summary>
     private static Dictionary<string, Mesh> MeshesOf(Operation func, int ranks)
     {

@@ -17,7 +17,8 @@ internal static class RunTool
     public static int Run(string[] args)
     {
         var cl = new CommandLine(Tool,
-            "autosp-run FILE.aspir --params W.safetensors --inputs X.safetensors --out OUT.safetensors [--entry @func] [--report]");
+            "autosp-run FILE.aspir --params W.safetensors --inputs X.safetensors --out OUT.safetensors [--entry @func] [--report] [--ranks P] [--backend threads|mpi] [--executor interp]\n"
+            + "       mpirun -np P --allow-run-as-root --oversubscribe bin/autosp-run FILE.aspir --backend mpi ...   (one process per rank)");
         cl.Value("params", "parameters, by the Hugging Face names in the arguments' aspir.param");
         cl.Value("inputs", "inputs, by the names in the arguments' aspir.name (input_ids, labels: int64 as Hugging Face stores them)");
         cl.Value("out", "where to write the results: 'loss' and, for a joint program, 'grad.<param name>'; after the optimizer pass '<param name>', '<param name>.exp_avg', '<param name>.exp_avg_sq' (and '<param name>.master' with master-dtype)");
@@ -25,7 +26,12 @@ internal static class RunTool
         cl.Flag("report", "print the run time and the peak bytes live (measured by the interpreter's allocator; for a memory-planned program also the arena high-water mark)");
         cl.Value("ranks", "run a per-rank (SPMD) program on P ranks, one thread each; arguments and results with a dist.sharding attribute are sliced from and assembled into global tensors: "
                           + "a size the shard count does not divide is cut into pieces of ceil(n/K), the padding filled with the argument's aspir.pad_value (default 0) and dropped from results; "
-                          + "the global shape is aspir.global_shape = [..] when given, else the local shape times the shard counts", defaultValue: "1");
+                          + "the global shape is aspir.global_shape = [..] when given, else the local shape times the shard counts. With --backend mpi the number of processes is the number of ranks (--ranks, if given, must equal it)", defaultValue: "1");
+        cl.Value("backend", "how ranks communicate: 'threads' (one process, --ranks threads, in-process collectives), "
+                            + "'mpi' (one process per rank under Open MPI's mpirun: every process reads the same files, runs its rank, rank 0 gathers the results and alone writes --out, --report, --compare), "
+                            + "'native' (not built yet), 'nccl' / 'rccl' (need the library and a GPU; the GPU data path is not implemented)", defaultValue: "threads");
+        cl.Value("executor", "what runs each rank's program: 'interp' (the reference interpreter) or 'native' (not built yet)", defaultValue: "interp");
+        cl.Value("timeout", "seconds a rank waits in a collective for the others before the run fails (default 60)");
         cl.Flag("init-opt-state", "optimizer state arguments (aspir.opt_state: '<param>.exp_avg', '<param>.exp_avg_sq') missing from --params start at zero, a master copy ('<param>.master') at the parameter converted to its type (the first step)");
         cl.Value("compare", "compare the results with the tensors of the same names in this file (e.g. PyTorch's), and fail above --rtol");
         cl.Value("rtol", "the largest max|ours - reference| / max|reference| --compare accepts", defaultValue: "1e-6");
@@ -35,6 +41,48 @@ internal static class RunTool
             Console.Error.WriteLine($"{Tool}: error: expected one program file, got {cl.Positional.Count} (see {Tool} --help)");
             return 1;
         }
+
+        // ---------------------------------------------------------------- backend and executor
+        var backend = cl.Get("backend")!;
+        var executorName = cl.Get("executor")!;
+        if (backend is not ("threads" or "native" or "mpi" or "nccl" or "rccl"))
+        {
+            Console.Error.WriteLine($"{Tool}: error: --backend is threads, native, mpi, nccl or rccl, not '{backend}'");
+            return 1;
+        }
+        TimeSpan? timeout = null;
+        if (cl.Get("timeout") is { } ts)
+        {
+            if (!double.TryParse(ts, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || !(seconds > 0) || seconds > 1e6)
+            {
+                Console.Error.WriteLine($"{Tool}: error: --timeout takes a positive number of seconds, not '{ts}'");
+                return 1;
+            }
+            timeout = TimeSpan.FromSeconds(seconds);
+        }
+        IRankExecutor executor;
+        try
+        {
+            executor = RankExecutors.Create(executorName);
+            if (backend == "native") RankExecutors.NativeBackend();
+            if (backend is "nccl" or "rccl") _ = new NcclCommunicator(backend == "nccl" ? GpuCollectives.Nccl : GpuCollectives.Rccl, 0, 1);
+        }
+        catch (Exception e) when (e is BackendUnavailableException or NotSupportedException or ArgumentException)
+        {
+            Console.Error.WriteLine($"{Tool}: error: {e.Message}");
+            return 1;
+        }
+        if (backend == "mpi")
+        {
+            if (!MpiWorld.IsUnderMpirun)
+            {
+                Console.Error.WriteLine($"{Tool}: error: --backend mpi runs under mpirun: mpirun -np 4 --allow-run-as-root --oversubscribe bin/autosp-run {cl.Positional[0]} --backend mpi ... " +
+                                        "(each process is one rank; this process was not started by mpirun)");
+                return 1;
+            }
+            return MpiRun.Run(cl, executor, timeout);
+        }
+
         var path = cl.Positional[0];
         var text = ToolIO.ReadInput(Tool, path);
         if (text is null) return 1;
@@ -54,65 +102,93 @@ internal static class RunTool
 
         try
         {
-            var paramFile = cl.Get("params") is { } pp ? SafetensorsFile.Read(pp) : null;
-            var inputFile = cl.Get("inputs") is { } ip ? SafetensorsFile.Read(ip) : null;
-            var arguments = LoadArguments(func, paramFile, inputFile, cl.GetFlag("init-opt-state"));
+            var arguments = LoadArguments(cl, func);
             if (!int.TryParse(cl.Get("ranks"), NumberStyles.None, CultureInfo.InvariantCulture, out var ranks) || ranks < 1)
                 throw new ArgumentException($"--ranks takes a positive number, not '{cl.Get("ranks")}'");
             RunResult result;
             HostTensor[] results;
-            if (ranks == 1)
+            if (ranks == 1 && executor is InterpreterExecutor)
             {
                 result = Interpreter.Run(func, arguments);
                 results = result.Results;
             }
             else
             {
-                var perRank = Interpreter.RunSpmd(func, ranks, r => SpmdIO.ArgumentsOf(func, arguments, r));
+                var perRank = executor is InterpreterExecutor
+                    ? Interpreter.RunSpmd(func, ranks, r => SpmdIO.ArgumentsOf(func, arguments, r), timeout)
+                    : RunOnThreads(func, ranks, arguments, executor, timeout);
                 results = SpmdIO.Assemble(func, perRank);
-                result = new RunResult
-                {
-                    Results = results,
-                    PeakBytes = perRank.Max(r => r.PeakBytes),
-                    Elapsed = perRank.Max(r => r.Elapsed),
-                    BytesSent = perRank.Max(r => r.BytesSent),
-                    ArenaPeakBytes = perRank.Max(r => r.ArenaPeakBytes),
-                };
+                result = Combined(results, perRank);
             }
-            var outputs = NameResults(func, results);
-            if (cl.Get("out") is { } outPath) SafetensorsFile.Write(outPath, outputs);
-            else if (!cl.GetFlag("report") && cl.Get("compare") is null)
-                Console.Error.WriteLine($"{Tool}: warning: no --out given; the results are not written");
-            if (cl.GetFlag("report")) Report(func, result, outputs);
-            if (cl.Get("compare") is { } reference)
-            {
-                if (!double.TryParse(cl.Get("rtol"), NumberStyles.Float, CultureInfo.InvariantCulture, out var rtol) || rtol < 0)
-                    throw new ArgumentException($"--rtol takes a non-negative number, not '{cl.Get("rtol")}'");
-                return Compare(outputs, SafetensorsFile.Read(reference), rtol) ? 0 : 1;
-            }
-            return 0;
+            return Finish(cl, func, result, results);
         }
-        catch (SafetensorsException e)
+        catch (Exception e) when (ErrorLine(e, "") is { } line)
         {
-            Console.Error.WriteLine($"{Tool}: error: {e.Message}");
-        }
-        catch (RuntimeErrorException e)
-        {
-            Console.Error.WriteLine($"{e.Location}: error: {e.Message}");
-        }
-        catch (CommunicatorException e)
-        {
-            Console.Error.WriteLine(e.Location is { } loc ? $"{loc}: error: {e.Message}" : $"{Tool}: error: {e.Message}");
-        }
-        catch (ArgumentException e)
-        {
-            Console.Error.WriteLine($"{Tool}: error: {e.Message}");
-        }
-        catch (IOException e)
-        {
-            Console.Error.WriteLine($"{Tool}: error: {e.Message}");
+            Console.Error.WriteLine(line);
         }
         return 1;
+    }
+
+    /// <summary>The threads backend with another executor than the interpreter: one ThreadWorld, the executor on every rank.</summary>
+    private static RunResult[] RunOnThreads(Operation func, int ranks, IReadOnlyList<HostTensor> arguments, IRankExecutor executor, TimeSpan? timeout)
+    {
+        var world = new ThreadWorld(ranks, timeout);
+        var outcomes = world.RunAll(comm => executor.Run(func, SpmdIO.ArgumentsOf(func, arguments, comm.Rank), comm));
+        if (ThreadWorld.FirstError(outcomes) is { } error) throw error;
+        return outcomes.Select(o => o.Value!).ToArray();
+    }
+
+    /// <summary>The run as --report shows it: the largest per-rank figures.</summary>
+    internal static RunResult Combined(HostTensor[] results, RunResult[] perRank) => new()
+    {
+        Results = results,
+        PeakBytes = perRank.Max(r => r.PeakBytes),
+        Elapsed = perRank.Max(r => r.Elapsed),
+        BytesSent = perRank.Max(r => r.BytesSent),
+        ArenaPeakBytes = perRank.Max(r => r.ArenaPeakBytes),
+    };
+
+    /// <summary>The global arguments, from --params and --inputs.</summary>
+    internal static List<HostTensor> LoadArguments(CommandLine cl, Operation func)
+    {
+        var paramFile = cl.Get("params") is { } pp ? SafetensorsFile.Read(pp) : null;
+        var inputFile = cl.Get("inputs") is { } ip ? SafetensorsFile.Read(ip) : null;
+        return LoadArguments(func, paramFile, inputFile, cl.GetFlag("init-opt-state"));
+    }
+
+    /// <summary>Writes --out, prints --report, does --compare: the exit code.</summary>
+    internal static int Finish(CommandLine cl, Operation func, RunResult result, HostTensor[] results)
+    {
+        var outputs = NameResults(func, results);
+        if (cl.Get("out") is { } outPath) SafetensorsFile.Write(outPath, outputs);
+        else if (!cl.GetFlag("report") && cl.Get("compare") is null)
+            Console.Error.WriteLine($"{Tool}: warning: no --out given; the results are not written");
+        if (cl.GetFlag("report")) Report(func, result, outputs);
+        if (cl.Get("compare") is { } reference)
+        {
+            if (!double.TryParse(cl.Get("rtol"), NumberStyles.Float, CultureInfo.InvariantCulture, out var rtol) || rtol < 0)
+                throw new ArgumentException($"--rtol takes a non-negative number, not '{cl.Get("rtol")}'");
+            return Compare(outputs, SafetensorsFile.Read(reference), rtol) ? 0 : 1;
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// The one-line report of an error the tool expects (bad data, a failing rank, a collective that failed),
+    /// with <paramref name="rank"/> ("rank 2: ") after "error: " unless the message names its rank already;
+    /// null for anything else (a bug).
+    /// </summary>
+    internal static string? ErrorLine(Exception e, string rank)
+    {
+        string R(string message) => message.StartsWith(rank, StringComparison.Ordinal) ? message : rank + message;
+        return e switch
+        {
+            SafetensorsException => $"{Tool}: error: {R(e.Message)}",
+            RuntimeErrorException r => $"{r.Location}: error: {R(r.Message)}",
+            CommunicatorException c => c.Location is { } loc ? $"{loc}: error: {R(c.Message)}" : $"{Tool}: error: {R(c.Message)}",
+            ArgumentException or IOException or InjectedFailureException => $"{Tool}: error: {R(e.Message)}",
+            _ => null,
+        };
     }
 
     private static Operation? FindEntry(Operation module, string? requested, out string error)
@@ -292,5 +368,180 @@ internal static class RunTool
             Console.WriteLine($"  planned run: arena high-water mark {result.ArenaPeakBytes.ToString("N0", ci)} bytes per rank (mem.arena_size {((func.GetAttr("mem.arena_size") as IntegerAttr)?.Value ?? -1).ToString("N0", ci)})");
         foreach (var (name, t) in outputs.Where(o => o.T.Type.Rank == 0))
             Console.WriteLine($"  {name} = {t.Get(0).ToString("R", ci)}");
+    }
+}
+
+// ====================================================================== per-rank executors
+
+/// <summary>
+/// What runs ONE rank of a per-rank program with a communicator of any backend (the interpreter today;
+/// a native executor later). Errors are thrown, not caught: the backend reports them.
+/// </summary>
+public interface IRankExecutor
+{
+    /// <summary>The --executor name.</summary>
+    string Name { get; }
+
+    RunResult Run(Operation func, IReadOnlyList<HostTensor> args, ICommunicator comm);
+}
+
+/// <summary>The reference interpreter (<see cref="Interpreter.RunRank"/>).</summary>
+internal sealed class InterpreterExecutor : IRankExecutor
+{
+    public string Name => "interp";
+    public RunResult Run(Operation func, IReadOnlyList<HostTensor> args, ICommunicator comm) => Interpreter.RunRank(func, args, comm);
+}
+
+internal static class RankExecutors
+{
+    // ---------------------------------------------------------------------------------------------
+    // THE NATIVE EXECUTOR PLUGS IN HERE (and only here): replace the two throws below with the native
+    // executor (an IRankExecutor for --executor native) and what --backend native means.
+    // ---------------------------------------------------------------------------------------------
+    public const string NativeNotBuilt = "the native executor is not built yet";
+
+    /// <summary>The executor named by --executor (an ArgumentException for an unknown or unbuilt one).</summary>
+    public static IRankExecutor Create(string name) => name switch
+    {
+        "interp" => new InterpreterExecutor(),
+        "native" => throw new NotSupportedException(NativeNotBuilt),
+        _ => throw new ArgumentException($"--executor is interp or native, not '{name}'"),
+    };
+
+    /// <summary>--backend native.</summary>
+    public static void NativeBackend() => throw new NotSupportedException(NativeNotBuilt);
+    // ---------------------------------------------------------------------------------------------
+}
+
+/// <summary>A failure injected by AUTOSP_FAIL_RANK (tests of the failure protocol).</summary>
+internal sealed class InjectedFailureException(string message) : Exception(message);
+
+// ====================================================================== --backend mpi
+
+/// <summary>
+/// <c>mpirun -np P autosp-run FILE --backend mpi ...</c>: this process is one rank of an Open MPI job.
+/// Every process parses the program and reads the same global --params/--inputs, runs its rank on its
+/// shard (<see cref="SpmdIO.ArgumentsOf"/>) with the executor and an <see cref="MpiCommunicator"/>; the
+/// per-rank results (and figures for --report) are gathered to rank 0, which assembles them
+/// (<see cref="SpmdIO.Assemble"/>) and alone writes --out, prints --report and does --compare, as the
+/// threads backend does. A final barrier keeps every rank in the job until rank 0 is done.
+/// <para>Any error on a rank: it prints one line <c>...: error: rank R: message</c> and runs the failure
+/// protocol of <see cref="MpiWorld.Abort"/> (the other ranks print <c>rank R: rank K failed: message</c>),
+/// and the job ends with exit code 1.</para>
+/// <para>Testing hooks (environment): AUTOSP_FAIL_RANK=R makes rank R fail before running its program;
+/// AUTOSP_STALL_RANK=R with AUTOSP_STALL_SECONDS=S makes rank R sleep S seconds first (a slow or hung rank).</para>
+/// </summary>
+internal static class MpiRun
+{
+    private const string Tool = "autosp-run";
+
+    public static int Run(CommandLine cl, IRankExecutor executor, TimeSpan? timeout)
+    {
+        MpiWorld world;
+        try
+        {
+            world = MpiWorld.Initialize(timeout);
+        }
+        catch (InvalidOperationException e)
+        {
+            Console.Error.WriteLine($"{Tool}: error: --backend mpi: {e.Message}");
+            return 1;
+        }
+        int rank = world.Rank;
+        string prefix = $"rank {rank.ToString(CultureInfo.InvariantCulture)}: ";
+        try
+        {
+            return RunRank(cl, executor, world);
+        }
+        catch (Exception e)
+        {
+            string line = RunTool.ErrorLine(e, prefix) ?? $"{Tool}: internal error: {prefix}{e.GetType().Name}: {e.Message} (this is a bug; rerun with AUTOSPIR_DEBUG=1 for details)";
+            if (Environment.GetEnvironmentVariable("AUTOSPIR_DEBUG") == "1") line += "\n" + e;
+            Console.Error.WriteLine(line);
+            bool secondary = e is CommunicatorException { IsSecondary: true };
+            world.Abort(secondary ? null : Notice(e, prefix));
+            return 1;   // not reached: Abort ends the process
+        }
+    }
+
+    /// <summary>What the other ranks are told: the message without this rank's prefix, at the op's location when known.</summary>
+    private static string Notice(Exception e, string prefix)
+    {
+        string msg = e.Message.StartsWith(prefix, StringComparison.Ordinal) ? e.Message[prefix.Length..] : e.Message;
+        var loc = e switch { RuntimeErrorException r => r.Location, CommunicatorException c => c.Location, _ => null };
+        return loc is null ? msg : $"{loc}: {msg}";
+    }
+
+    private static int RunRank(CommandLine cl, IRankExecutor executor, MpiWorld world)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        int rank = world.Rank;
+        if (cl.Has("ranks") && (!int.TryParse(cl.Get("ranks"), NumberStyles.None, ci, out var ranks) || ranks != world.Size))
+            throw new ArgumentException($"--ranks {cl.Get("ranks")} differs from the number of MPI processes, {world.Size}: with --backend mpi each process is one rank " +
+                                        $"(mpirun -np {cl.Get("ranks")} ..., or leave --ranks out)");
+
+        var path = cl.Positional[0];
+        if (path == "-") throw new ArgumentException("--backend mpi reads the program from a file, not stdin (every process reads it)");
+        var text = File.ReadAllText(path);
+        var ctx = AllDialects.NewContext();
+        var diag = new DiagnosticEngine();
+        var module = AspIRParserDriver.ParseAndVerify(text, path, ctx, diag);
+        if (rank == 0) ToolIO.PrintDiagnostics(diag, Console.Error);
+        if (module is null) throw new ArgumentException($"{path} has errors ({(rank == 0 ? "above" : "rank 0 prints them")})");
+        var func = FindEntry(module, cl.Get("entry"));
+
+        var arguments = RunTool.LoadArguments(cl, func);
+        var local = SpmdIO.ArgumentsOf(func, arguments, rank);
+        TestingHooks(rank);
+        var result = executor.Run(func, local, world.Communicator);
+
+        // Gather the per-rank results and figures to rank 0.
+        var comm = world.Communicator;
+        var i64 = ctx.Tensor(new long[] { 5 }, ctx.I64);
+        var figures = new HostTensor(i64, ints: new[] { result.PeakBytes, result.Elapsed.Ticks, result.BytesSent, result.ArenaPeakBytes, result.ArenaLiveBytes });
+        var allFigures = comm.GatherTo(figures, 0);
+        var pieces = result.Results.Select(t => comm.GatherTo(t, 0)).ToList();
+        int code = 0;
+        if (rank == 0)
+        {
+            var perRank = Enumerable.Range(0, world.Size).Select(r => new RunResult
+            {
+                Results = pieces.Select(p => p![r]).ToArray(),
+                PeakBytes = allFigures![r].Ints![0],
+                Elapsed = TimeSpan.FromTicks(allFigures[r].Ints![1]),
+                BytesSent = allFigures[r].Ints![2],
+                ArenaPeakBytes = allFigures[r].Ints![3],
+                ArenaLiveBytes = allFigures[r].Ints![4],
+            }).ToArray();
+            var results = world.Size == 1 ? perRank[0].Results : SpmdIO.Assemble(func, perRank);
+            code = RunTool.Finish(cl, func, RunTool.Combined(results, perRank), results);
+        }
+        comm.Barrier(Enumerable.Range(0, world.Size).ToArray());
+        world.Shutdown();
+        return code;
+    }
+
+    private static void TestingHooks(int rank)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        if (int.TryParse(Environment.GetEnvironmentVariable("AUTOSP_STALL_RANK"), NumberStyles.Integer, ci, out var stall) && stall == rank
+            && double.TryParse(Environment.GetEnvironmentVariable("AUTOSP_STALL_SECONDS"), NumberStyles.Float, ci, out var seconds) && seconds > 0)
+            Thread.Sleep(TimeSpan.FromSeconds(seconds));
+        if (int.TryParse(Environment.GetEnvironmentVariable("AUTOSP_FAIL_RANK"), NumberStyles.Integer, ci, out var fail) && fail == rank)
+            throw new InjectedFailureException($"injected failure (AUTOSP_FAIL_RANK={rank})");
+    }
+
+    private static Operation FindEntry(Operation module, string? requested)
+    {
+        var funcs = module.Region(0).Ops.Where(o => o.Name == "func.func" && !o.Region(0).IsEmpty).ToList();
+        if (requested is not null)
+        {
+            var name = requested.TrimStart('@');
+            return funcs.FirstOrDefault(o => FuncDialect.SymName(o) == name)
+                   ?? throw new ArgumentException($"no function '@{name}' in the program (it has {string.Join(", ", funcs.Select(o => "@" + FuncDialect.SymName(o)))})");
+        }
+        if (funcs.Count == 1) return funcs[0];
+        return funcs.FirstOrDefault(o => FuncDialect.SymName(o) == "train_step")
+               ?? throw new ArgumentException($"the program has {funcs.Count} functions; choose one with --entry");
     }
 }
