@@ -28,6 +28,7 @@ public sealed unsafe class MpiWorld
     public const string WorldSizeVariable = "OMPI_COMM_WORLD_SIZE";
 
     private static MpiWorld? _current;
+    private bool _allExited;
 
     private MpiWorld(int rank, int size, int tagUb, TimeSpan timeout)
     {
@@ -138,12 +139,16 @@ public sealed unsafe class MpiWorld
                 }
                 Thread.Sleep(1);
             }
+            _allExited = exited.Count == Size;
         }
         catch (Exception e)
         {
             Console.Error.WriteLine($"rank {Rank.ToString(CultureInfo.InvariantCulture)}: the failure protocol failed too: {e.Message}");
         }
         Console.Error.Flush();
+        // Every rank has printed: one abort (the lowest rank's) ends the job, so mpirun prints one notice, not one per rank;
+        // the others wait to be ended, and abort themselves should that not happen.
+        if (_allExited && Rank != 0) Thread.Sleep(FailureGrace);
         MpiNative.MPI_Abort(MpiNative.CommWorld, 1);
         Environment.Exit(1);
         throw new UnreachableException();
