@@ -80,13 +80,13 @@ public sealed class ArenaMemory
     }
 
     /// <summary>Reads value <paramref name="v"/> back from the arena.</summary>
-    public HostTensor Load(Value v)
+    public HostTensor Load(Value v) => Decode((TensorType)v.Type, _bytes.AsSpan(), _offsetOf[v]);
+
+    /// <summary>The tensor of <paramref name="type"/> stored at byte <paramref name="off"/> of <paramref name="span"/> in its type's width (the arena layout).</summary>
+    public static HostTensor Decode(TensorType type, ReadOnlySpan<byte> span, long off = 0)
     {
-        var type = (TensorType)v.Type;
-        long off = _offsetOf[v];
         var t = new HostTensor(type);
         long n = t.Count;
-        var span = _bytes.AsSpan();
         int w = type.Element.ByteWidth;
         switch (type.Element.Kind)
         {
@@ -122,8 +122,13 @@ public sealed class ArenaMemory
     private void Store(Value v, long off, HostTensor t)
     {
         _offsetOf[v] = off;
+        Encode(t, _bytes.AsSpan(), off);
+    }
+
+    /// <summary>Writes <paramref name="t"/> at byte <paramref name="off"/> of <paramref name="span"/> in its type's width (the arena layout).</summary>
+    public static void Encode(HostTensor t, Span<byte> span, long off = 0)
+    {
         var type = t.Type;
-        var span = _bytes.AsSpan();
         int w = type.Element.ByteWidth;
         long n = t.Count;
         for (long i = 0; i < n; i++)

@@ -78,8 +78,9 @@ public static class LoopDialect
     {
         Name = "loop.for",
         Summary = "A sequential loop lb..ub by step carrying values.",
-        Operands = new[] { "lower", "upper", "step", "init" },
+        Operands = new[] { "lower", "upper", "step" },
         VariadicOperands = true,
+        NumResults = 0,
         VariadicResults = true,
         NumRegions = 1,
         Verify = (op, s) =>
