@@ -182,6 +182,26 @@ public class MpiBackendTests(MpiPrograms programs) : IClassFixture<MpiPrograms>
     }
 
     [Fact]
+    public void RanksThatDisagreeOnACollectiveSayHow()
+    {
+        // MPMD: ranks 0 and 1 run the program, ranks 2 and 3 a copy whose all_reduce over all ranks takes the sum, not the max.
+        var text = File.ReadAllText(Repo.PathOf("examples", "mpi", "collectives.aspir"));
+        File.WriteAllText(Path.Combine(Dir, "coll-a.aspir"), text);
+        File.WriteAllText(Path.Combine(Dir, "coll-b.aspir"), text.Replace("reduction = \"max\"", "reduction = \"sum\""));
+        var ctx = new Context();
+        var x = new HostTensor(ctx.Tensor(new long[] { 16, 8 }, ctx.F32));
+        var n = new HostTensor(ctx.Tensor(new long[] { 16, 8 }, ctx.I32));
+        SafetensorsFile.Write(Path.Combine(Dir, "zeros.safetensors"), new[] { ("x", x), ("n", n) });
+        string args = "--inputs zeros.safetensors --backend mpi --timeout 20";
+        var (code, stdout, stderr) = Repo.Bash($"{Mpirun(2)} {Run} coll-a.aspir {args} : -np 2 {Run} coll-b.aspir {args}", Dir, Limit);
+        Assert.True(code != 0 && code != -1, $"exit code {code}:\n{stdout}\n{stderr}");
+        for (int r = 0; r < 4; r++)
+            Assert.Matches(@"^coll-[ab]\.aspir:\d+:\d+: error: rank \d: (rank \d failed: coll-[ab]\.aspir:\d+:\d+: )?ranks [01] and [23] disagree on collective #1 over ranks \[0, 1, 2, 3\]: "
+                           + @"rank [01] called dist\.all_reduce\(tensor<4x8xf32>\) \{reduction = ""max""\}, rank [23] called dist\.all_reduce\(tensor<4x8xf32>\) \{reduction = ""sum""\}$",
+                Assert.Single(RankLines(stderr, r)));
+    }
+
+    [Fact]
     public void RanksMustEqualTheNumberOfProcesses()
     {
         var (code, stdout, stderr) = Repo.Bash(
