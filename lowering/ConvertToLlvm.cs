@@ -20,7 +20,7 @@ namespace AutoSpIR.Lowering;
 /// <c>llvm.loop.vectorize.enable</c>, which lets LLVM's vectorizer reassociate them (the one change of
 /// rounding this lowering allows).
 /// </summary>
-public sealed unsafe class ConvertToLlvm
+public sealed unsafe partial class ConvertToLlvm
 {
     /// <summary>Below this many iterations (weighted by the body's loops) a parallel loop runs on the calling thread.</summary>
     public const long ParallelGrain = 32768;
@@ -33,13 +33,20 @@ public sealed unsafe class ConvertToLlvm
     private readonly Dictionary<Value, LLVMValueRef> _values = new();
     private readonly List<Operation> _hostOps = new();
     private readonly bool _threads;
+    private readonly GpuTarget _target;
+    private LlvmModule? _device;
+    private LlvmModule? _moduleOverride;
+    private LlvmModule CurrentModule => _moduleOverride ?? _module;
+    private readonly List<string> _kernels = new();
+    private long[] _argOffsets = Array.Empty<long>();
+    private Block? _funcBody;
     private string _name = "";
     private int _outlined;
     private LLVMValueRef _fn, _arena, _rt;
 
-    private ConvertToLlvm(LlvmContext ctx, LlvmModule module, LlvmBuilder builder, bool threads)
+    private ConvertToLlvm(LlvmContext ctx, LlvmModule module, LlvmBuilder builder, bool threads, GpuTarget target = GpuTarget.None)
     {
-        (_ctx, _module, _b, _c, _threads) = (ctx, module, builder.Handle, ctx.Handle, threads);
+        (_ctx, _module, _b, _c, _threads, _target) = (ctx, module, builder.Handle, ctx.Handle, threads, target);
         _i1 = LlvmApi.Int1TypeInContext(_c);
         _i32 = LlvmApi.Int32TypeInContext(_c);
         _i64 = LlvmApi.Int64TypeInContext(_c);
@@ -66,7 +73,7 @@ public sealed unsafe class ConvertToLlvm
         _name = FuncDialect.SymName(func);
         var body = func.Region(0).EntryBlock ?? throw new LoweringException(func.Location, $"@{_name} has no body");
         var fnType = LlvmApi.FunctionType(_void, new[] { _ptr, _ptr });
-        _fn = LlvmApi.AddFunction(_module.Handle, _name, fnType);
+        _fn = LlvmApi.AddFunction(CurrentModule.Handle, _name, fnType);
         _arena = LlvmApi.GetParam(_fn, 0);
         _rt = LlvmApi.GetParam(_fn, 1);
         LlvmApi.SetValueName2(_arena, "arena");
@@ -81,6 +88,7 @@ public sealed unsafe class ConvertToLlvm
             argOffsets[i] = off.Value;
             _values[body.Arguments[i]] = ArenaAt(off.Value);
         }
+        (_argOffsets, _funcBody) = (argOffsets, body);
         var resultOffsets = new List<long>();
         foreach (var op in body.Ops)
         {
@@ -90,7 +98,8 @@ public sealed unsafe class ConvertToLlvm
                 LlvmApi.BuildRetVoid(_b);
                 continue;
             }
-            Emit(op);
+            if (_target == GpuTarget.None) Emit(op);
+            else EmitGpuHost(op);
         }
         return new LoweredFunction(_name, argOffsets, resultOffsets.ToArray(), _hostOps.ToArray(),
             func.GetAttr(MemDialect.ArenaSize) is IntegerAttr size ? size.Value : 0);
@@ -176,7 +185,7 @@ public sealed unsafe class ConvertToLlvm
             case "divf": return LlvmApi.BuildFDiv(_b, A(0), A(1), "");
             case "maxf": return Intrinsic("llvm.maxnum", rt!, A(0), A(1));
             case "minf": return Intrinsic("llvm.minnum", rt!, A(0), A(1));
-            case "powf": return Intrinsic("llvm.pow", rt!, A(0), A(1));
+            case "powf": return _target == GpuTarget.None ? Intrinsic("llvm.pow", rt!, A(0), A(1)) : DeviceMath(op, "pow", rt!, A(0), A(1));
             case "addi": return LlvmApi.BuildAdd(_b, A(0), A(1), "");
             case "subi": return LlvmApi.BuildSub(_b, A(0), A(1), "");
             case "muli": return LlvmApi.BuildMul(_b, A(0), A(1), "");
@@ -185,15 +194,15 @@ public sealed unsafe class ConvertToLlvm
             case "maxsi": return LlvmApi.BuildSelect(_b, LlvmApi.BuildICmp(_b, LLVMIntPredicate.IntSGT, A(0), A(1), ""), A(0), A(1), "");
             case "minsi": return LlvmApi.BuildSelect(_b, LlvmApi.BuildICmp(_b, LLVMIntPredicate.IntSLT, A(0), A(1), ""), A(0), A(1), "");
             case "negf": return LlvmApi.BuildFNeg(_b, A(0), "");
-            case "exp": return Intrinsic("llvm.exp", rt!, A(0));
-            case "log": return Intrinsic("llvm.log", rt!, A(0));
+            case "exp": return _target == GpuTarget.None ? Intrinsic("llvm.exp", rt!, A(0)) : DeviceMath(op, "exp", rt!, A(0));
+            case "log": return _target == GpuTarget.None ? Intrinsic("llvm.log", rt!, A(0)) : DeviceMath(op, "log", rt!, A(0));
             case "sqrt": return Intrinsic("llvm.sqrt", rt!, A(0));
             case "rsqrt": return LlvmApi.BuildFDiv(_b, LlvmApi.ConstReal(Scalar(rt!), 1.0), Intrinsic("llvm.sqrt", rt!, A(0)), "");
-            case "cos": return Intrinsic("llvm.cos", rt!, A(0));
-            case "sin": return Intrinsic("llvm.sin", rt!, A(0));
+            case "cos": return _target == GpuTarget.None ? Intrinsic("llvm.cos", rt!, A(0)) : DeviceMath(op, "cos", rt!, A(0));
+            case "sin": return _target == GpuTarget.None ? Intrinsic("llvm.sin", rt!, A(0)) : DeviceMath(op, "sin", rt!, A(0));
             case "absf": return Intrinsic("llvm.fabs", rt!, A(0));
-            case "tanh": return LibM(rt!.Kind == ScalarKind.F32 ? "tanhf" : "tanh", rt, A(0));
-            case "erf": return LibM(rt!.Kind == ScalarKind.F32 ? "erff" : "erf", rt, A(0));
+            case "tanh": return _target == GpuTarget.None ? LibM(rt!.Kind == ScalarKind.F32 ? "tanhf" : "tanh", rt, A(0)) : DeviceMath(op, "tanh", rt!, A(0));
+            case "erf": return _target == GpuTarget.None ? LibM(rt!.Kind == ScalarKind.F32 ? "erff" : "erf", rt, A(0)) : DeviceMath(op, "erf", rt!, A(0));
             case "cmpf":
                 return LlvmApi.BuildFCmp(_b, op.GetString("predicate") switch
                 {
@@ -330,7 +339,7 @@ public sealed unsafe class ConvertToLlvm
         for (int i = 0; i < captured.Count; i++)
             LlvmApi.BuildStore(_b, V(captured[i]), LlvmApi.BuildInBoundsGEP2(_b, envType, env, new[] { I32(0), I32(i) }, ""));
         var bodyType = LlvmApi.FunctionType(_void, new[] { _ptr, _i64, _i64 });
-        var body = LlvmApi.AddFunction(_module.Handle, $"{_name}.par.{_outlined++}", bodyType);
+        var body = LlvmApi.AddFunction(CurrentModule.Handle, $"{_name}.par.{_outlined++}", bodyType);
         LlvmApi.SetLinkage(body, LLVMLinkage.InternalLinkage);
 
         var savedBlock = LlvmApi.GetInsertBlock(_b);
@@ -357,14 +366,14 @@ public sealed unsafe class ConvertToLlvm
     private (LLVMTypeRef, LLVMValueRef) ParallelFor()
     {
         var ty = LlvmApi.FunctionType(_void, new[] { _ptr, _ptr, _i64 });
-        var existing = LlvmApi.GetNamedFunction(_module.Handle, "aspir.parallel_for");
+        var existing = LlvmApi.GetNamedFunction(CurrentModule.Handle, "aspir.parallel_for");
         if (existing.Handle != 0) return (ty, existing);
         var saved = LlvmApi.GetInsertBlock(_b);
         var data = LlvmApi.StructTypeInContext(_c, new[] { _ptr, _ptr, _i64 });
         LLVMValueRef Field(LLVMValueRef p, int i) => LlvmApi.BuildInBoundsGEP2(_b, data, p, new[] { I32(0), I32(i) }, "");
 
         var sliceTy = LlvmApi.FunctionType(_void, new[] { _ptr });
-        var slice = LlvmApi.AddFunction(_module.Handle, "aspir.omp_slice", sliceTy);
+        var slice = LlvmApi.AddFunction(CurrentModule.Handle, "aspir.omp_slice", sliceTy);
         LlvmApi.SetLinkage(slice, LLVMLinkage.InternalLinkage);
         LlvmApi.PositionBuilderAtEnd(_b, LlvmApi.AppendBasicBlockInContext(_c, slice, "entry"));
         var d = LlvmApi.GetParam(slice, 0);
@@ -388,7 +397,7 @@ public sealed unsafe class ConvertToLlvm
         LlvmApi.PositionBuilderAtEnd(_b, done);
         LlvmApi.BuildRetVoid(_b);
 
-        var pf = LlvmApi.AddFunction(_module.Handle, "aspir.parallel_for", ty);
+        var pf = LlvmApi.AddFunction(CurrentModule.Handle, "aspir.parallel_for", ty);
         LlvmApi.SetLinkage(pf, LLVMLinkage.InternalLinkage);
         LlvmApi.PositionBuilderAtEnd(_b, LlvmApi.AppendBasicBlockInContext(_c, pf, "entry"));
         var block = LlvmApi.BuildAlloca(_b, data, "data");
@@ -424,6 +433,11 @@ public sealed unsafe class ConvertToLlvm
 
     private void Gemm(Operation op)
     {
+        if (_target != GpuTarget.None)
+        {
+            GpuGemm(op);
+            return;
+        }
         var t = (TensorType)op.Operand(0).Type;
         bool f32 = t.Element.Kind == ScalarKind.F32;
         var s = Scalar(t.Element);
@@ -454,8 +468,8 @@ public sealed unsafe class ConvertToLlvm
     private (LLVMTypeRef Type, LLVMValueRef Fn) Declare(string name, LLVMTypeRef ret, params LLVMTypeRef[] args)
     {
         var ty = LlvmApi.FunctionType(ret, args);
-        var fn = LlvmApi.GetNamedFunction(_module.Handle, name);
-        if (fn.Handle == 0) fn = LlvmApi.AddFunction(_module.Handle, name, ty);
+        var fn = LlvmApi.GetNamedFunction(CurrentModule.Handle, name);
+        if (fn.Handle == 0) fn = LlvmApi.AddFunction(CurrentModule.Handle, name, ty);
         return (ty, fn);
     }
 
@@ -469,7 +483,7 @@ public sealed unsafe class ConvertToLlvm
     {
         uint id = LlvmApi.LookupIntrinsicID(name);
         var overload = new[] { Scalar(t) };
-        var fn = LlvmApi.GetIntrinsicDeclaration(_module.Handle, id, overload);
+        var fn = LlvmApi.GetIntrinsicDeclaration(CurrentModule.Handle, id, overload);
         var ty = LlvmApi.IntrinsicGetType(_c, id, overload);
         return LlvmApi.BuildCall2(_b, ty, fn, args);
     }

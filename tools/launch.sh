@@ -7,7 +7,7 @@ tool=$1; shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 dll="$root/tools/$tool/bin/Release/net10.0/$tool.dll"
 stale() {
-  [ ! -f "$dll" ] || [ -n "$(find "$root/ir" "$root/grammar" "$root/dialects" "$root/passes" "$root/runtime" "$root/tools" \
+  [ ! -f "$dll" ] || [ -n "$(find "$root/ir" "$root/grammar" "$root/dialects" "$root/passes" "$root/lowering" "$root/runtime" "$root/tools" \
       \( -name '*.cs' -o -name '*.csproj' \) -newer "$dll" -not -path '*/obj/*' -not -path '*/bin/*' -not -path '*/node_modules/*' -print -quit 2>/dev/null)" ]
 }
 if stale; then

@@ -54,8 +54,15 @@ public sealed unsafe class NativeProgram : IDisposable
     public static NativeProgram Compile(Operation func, bool threads = true)
     {
         ArgumentNullException.ThrowIfNull(func);
-        var (loops, moduleClone) = LowerToLoops(func);
-        _ = moduleClone;
+        Operation loops;
+        try
+        {
+            loops = LoweringPipeline.LowerToLoops(func);
+        }
+        catch (LoweringException e)
+        {
+            throw new RuntimeErrorException(e.Location, e.Message);
+        }
         NativeSymbols.EnsureLoaded();
         var ctx = LlvmContext.CreateThreadSafe();
         try
@@ -98,29 +105,6 @@ public sealed unsafe class NativeProgram : IDisposable
             // The JIT keeps the thread-safe context alive through its modules; our reference is dropped here.
             ctx.Dispose();
         }
-    }
-
-    /// <summary>
-    /// The loop-dialect function for <paramref name="func"/>: a clone of its module through
-    /// <c>bufferize,memory-plan</c> (unless planned) and <c>convert-tensor-to-loops</c>.
-    /// </summary>
-    public static (Operation Func, Operation Module) LowerToLoops(Operation func)
-    {
-        var name = FuncDialect.SymName(func);
-        var root = func.Block?.ParentOp ?? func;
-        var clone = root.Clone(new IRMapping());
-        var target = root == func ? clone : clone.Region(0).Ops.First(o => o.Name == "func.func" && FuncDialect.SymName(o) == name);
-        var diag = new DiagnosticEngine();
-        var pipeline = (MemDialect.IsPlanned(func) ? "" : "bufferize,memory-plan,") + "convert-tensor-to-loops";
-        LoweringPasses.Register();
-        var elements = PassPipelineParser.Parse(pipeline, out var perr) ?? throw new InvalidOperationException(perr);
-        var pm = new PassManager(new PassContext(func.Context, diag, TextWriter.Null), elements);
-        if (!pm.Run(target) || diag.HasErrors)
-        {
-            var first = diag.All.FirstOrDefault(d => d.Severity == Severity.Error);
-            throw new RuntimeErrorException(first?.Location ?? func.Location, first?.Message ?? "the native lowering failed");
-        }
-        return (target, clone);
     }
 
     /// <summary>

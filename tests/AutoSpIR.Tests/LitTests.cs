@@ -6,8 +6,8 @@ namespace AutoSpIR.Tests;
 /// <summary>
 /// Runs every tests/lit/**/*.aspir file the way LLVM's lit does: each <c>// RUN:</c>
 /// line (a trailing '\' continues it) runs in bash with <c>%s</c> the file, <c>%t</c> a
-/// scratch path, and <c>autosp-opt</c>, <c>FileCheck</c> and <c>not</c> the real tools
-/// (LLVM 16's FileCheck and not). A file passes when every RUN line exits 0.
+/// scratch path, and <c>autosp-opt</c>, <c>autosp-gen</c>, <c>autosp-translate</c>, <c>FileCheck</c>, <c>not</c> and
+/// <c>ptxas</c> the real tools (LLVM 16's FileCheck and not; ptxas where bin/setup unpacks it). A file passes when every RUN line exits 0.
 /// </summary>
 public partial class LitTests
 {
@@ -67,6 +67,8 @@ public partial class LitTests
     {
         line = ToolRegex("autosp-opt").Replace(line, $"dotnet '{Repo.AutospOptDll}'");
         line = ToolRegex("autosp-gen").Replace(line, $"dotnet '{Repo.AutospGenDll}'");
+        line = ToolRegex("autosp-translate").Replace(line, $"dotnet '{Repo.ToolDll("autosp-translate")}'");
+        line = ToolRegex("ptxas").Replace(line, $"'{Repo.Ptxas}'");
         line = ToolRegex("FileCheck").Replace(line, $"{Repo.LlvmBin}/FileCheck");
         line = ToolRegex("not").Replace(line, $"{Repo.LlvmBin}/not");
         return line.Replace("%models", $"'{Repo.ModelsDir}'").Replace("%s", $"'{file}'").Replace("%t", $"'{scratch}'");

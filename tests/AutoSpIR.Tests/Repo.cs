@@ -25,6 +25,9 @@ public static class Repo
     /// <summary>The autosp-gen built next to the tests (the test project references it).</summary>
     public static string AutospGenDll => Path.Combine(AppContext.BaseDirectory, "autosp-gen.dll");
 
+    /// <summary>NVIDIA's PTX assembler, unpacked by bin/setup from Debian's non-free nvidia-cuda-toolkit.</summary>
+    public static string Ptxas => Path.Combine(Root, ".deps", "nvidia-cuda-toolkit", "usr", "bin", "ptxas");
+
     /// <summary>The Hugging Face configs shared beside the repository (../shared/models).</summary>
     public static string ModelsDir => Path.GetFullPath(Path.Combine(Root, "..", "shared", "models"));
 
