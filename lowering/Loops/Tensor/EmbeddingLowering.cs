@@ -15,14 +15,15 @@ namespace AutoSpIR.Lowering.Loops.Tensor;
 /// <list type="bullet">
 /// <item>embedding: a parallel over the ids, each copying its table row (contiguous).</item>
 /// <item>embedding_grad (a scatter-add: equal ids collide): the table zeroed, then a parallel over
-/// blocks of <see cref="GradBlock"/> columns of H, each a sequential loop over the tokens in order
-/// adding the block of the token's row; so no two iterations write one element, and each element's
-/// sum is taken in row-major token order, as the interpreter's (in the element type).</item>
+/// disjoint tiles of the table (blocks of <see cref="GradBlock"/> columns x chunks of the vocabulary),
+/// each a sequential loop over the tokens in order adding the block of a token's row when its id is in
+/// the tile's chunk; so no two iterations write one element, and each element's sum is taken in
+/// row-major token order, as the interpreter's (in the element type).</item>
 /// <item>cross_entropy: sequential over the rows (the scalar sum is race-free), per counted row the
 /// max, then the sum of exp(z - max) in f64, then the loss; the loss sum and count carried in f64 and
 /// i64, the mean divided once at the end.</item>
 /// <item>cross_entropy_grad: the count N first (sequential over the labels, mean only), then a
-/// parallel over the rows [B, S]: max, sum of exp, then one write pass over the row; rows not counted
+/// parallel over the B * S rows: max, sum of exp, then one write pass over the row; rows not counted
 /// are zero.</item>
 /// <item>adamw: one parallel over the elements, the bias corrections folded into constants.</item>
 /// </list>
@@ -31,6 +32,9 @@ internal static class EmbeddingLowering
 {
     /// <summary>Columns of H per parallel iteration of embedding_grad.</summary>
     public const long GradBlock = 64;
+
+    /// <summary>About how many (vocabulary chunk, column block) tiles embedding_grad's parallel loop has.</summary>
+    public const long GradTiles = 512;
 
     public static readonly (string Op, OpLowering Lower)[] Rules =
     {
@@ -88,8 +92,12 @@ internal static class EmbeddingLowering
     // ------------------------------------------------------------------ embedding_grad
 
     /// <summary>
-    /// dtable = 0, then for every column block (parallel) and every token r in order (sequential):
-    /// dtable[ids[r], block] += dout[r, block]; a token with an id outside [0, V) adds nothing.
+    /// dtable = 0, then a parallel over tiles (vocabulary chunk q x column block k: disjoint parts of the
+    /// table), each a sequential loop over the tokens in order adding the block of dout[r] into row ids[r]
+    /// when that id lies in the tile's chunk. Every element's sum is taken in token order, no two
+    /// iterations write one element, and a token with an id outside [0, V) lies in no chunk (adds nothing).
+    /// There are about <see cref="GradTiles"/> tiles (column blocks first, so threads split columns
+    /// evenly; vocabulary chunks when H has few blocks), each scanning the ids (cheap next to the rows).
     /// </summary>
     private static void EmbeddingGrad(LoopBuilder b, Operation op, Value[] ins, Value[] outs)
     {
@@ -102,14 +110,20 @@ internal static class EmbeddingLowering
         if (n == 0) return;
         var dout = b.Reinterpret(ins[0], n, h);
         long block = Math.Min(GradBlock, h), blocks = (h + block - 1) / block;
-        b.Parallel(new[] { blocks }, k =>
+        long chunks = Math.Clamp((GradTiles + blocks - 1) / blocks, 1, v), rows = (v + chunks - 1) / chunks;
+        chunks = (v + rows - 1) / rows;
+        b.Parallel(new[] { blocks * chunks }, i =>
         {
-            var lo = b.Mul(k[0], b.I(block));
+            var (k, q) = chunks == 1 ? (i[0], b.I(0)) : (b.Div(i[0], b.I(chunks)), b.Rem(i[0], b.I(chunks)));
+            var lo = b.Mul(k, b.I(block));
             var hi = blocks * block == h ? b.Add(lo, b.I(block)) : b.Min(b.Add(lo, b.I(block)), b.I(h));
+            var vlo = b.Mul(q, b.I(rows));
+            var vhi = chunks * rows == v ? b.Add(vlo, b.I(rows)) : b.Min(b.Add(vlo, b.I(rows)), b.I(v));
             b.For(n, r =>
             {
-                var (id, valid) = ClampId(b, LoadId(b, ids, r), v);
-                var end = b.Select(valid, hi, lo);   // an id out of range: no columns
+                var id = LoadId(b, ids, r);
+                var mine = And(b, b.Cmp("sge", id, vlo), b.Cmp("slt", id, vhi));
+                var end = b.Select(mine, hi, lo);   // not this tile's row (or out of range): no columns
                 b.For(lo, end, b.I(1), Array.Empty<Value>(), (j, _) =>
                 {
                     b.Store(b.Add(b.Load(table, id, j), b.Load(dout, r, j)), table, id, j);
@@ -208,9 +222,9 @@ internal static class EmbeddingLowering
         }
         var coefT = b.Cast(coef, et);
         var zero = b.C(0, et);
-        b.Parallel(new[] { batch, seq }, i =>
+        b.Parallel(new[] { batch * seq }, i =>   // one flat dimension: threads split all rows, even when B = 1
         {
-            var (bi, s) = (i[0], i[1]);
+            var (bi, s) = batch == 1 ? (b.I(0), i[0]) : (b.Div(i[0], b.I(seq)), b.Rem(i[0], b.I(seq)));
             var inSeq = b.Cmp("slt", s, b.I(seq - shift));
             var (t, counted) = Target(b, labels, bi, s, seq, shift, ignore, v, inSeq);
             var (m, se) = RowStats(b, z, bi, s, b.Select(counted, b.I(v), zeroI));

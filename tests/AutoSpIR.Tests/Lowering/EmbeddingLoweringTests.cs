@@ -1,5 +1,6 @@
 using AutoSpIR.Dialects;
 using AutoSpIR.Runtime;
+using AutoSpIR.Runtime.Native;
 using Xunit;
 
 namespace AutoSpIR.Tests.Lowering;
@@ -211,4 +212,77 @@ public class EmbeddingLoweringTests
           func.return %p1, %m1, %v1 : tensor<100003xT>, tensor<100003xT>, tensor<100003xT>
         }
         """, t, inputs: new Dictionary<string, HostTensor> { ["v"] = NonNegative(t, new long[] { 100003 }) });
+
+    // ------------------------------------------------------------------ ids out of range (native only)
+
+    /// <summary>
+    /// The interpreter rejects an id outside [0, V); native code cannot throw, so it must never touch
+    /// memory out of bounds and does what EmbeddingLowering documents: a zero row (embedding), the token
+    /// skipped (embedding_grad), the target not counted (cross_entropy and its gradient: as if it were the
+    /// ignore_index, which the interpreter computes).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Floats))]
+    public void IdsOutOfRangeAreZeroRowsSkippedOrNotCounted(string t)
+    {
+        long[] ids = { -1, 0, 5, 2, 1_000_000, 2, long.MinValue, 4 };
+        var rng = new Random(5);
+        double[] table = Enumerable.Range(0, 5 * 3).Select(_ => rng.NextDouble() - 0.5).ToArray();
+        double[] dout = Enumerable.Range(0, 8 * 3).Select(_ => rng.NextDouble() - 0.5).ToArray();
+        var ft = t == "f32" ? s_ctx.F32 : s_ctx.F64;
+        HostTensor Floats(long[] shape, double[] x)
+        {
+            var h = HostTensor.FromDoubles(s_ctx.Tensor(shape, ft), x);
+            h.RoundToElementType();
+            return h;
+        }
+        var (func, args) = NativeHarness.Prepare("""
+            func.func @oob(%table: tensor<5x3xT> {aspir.name = "table"}, %ids: tensor<8xi64> {aspir.name = "ids"}, %dout: tensor<8x3xT> {aspir.name = "dout"}) -> (tensor<8x3xT>, tensor<5x3xT>) {
+              %e = tensor.embedding %table, %ids : (tensor<5x3xT>, tensor<8xi64>) -> tensor<8x3xT>
+              %g = tensor.embedding_grad %dout, %ids {num_embeddings = 5} : (tensor<8x3xT>, tensor<8xi64>) -> tensor<5x3xT>
+              func.return %e, %g : tensor<8x3xT>, tensor<5x3xT>
+            }
+            """.Replace("T>", t + ">"), inputs: new Dictionary<string, HostTensor>
+        {
+            ["table"] = Floats(new long[] { 5, 3 }, table),
+            ["ids"] = Ints("i64", new long[] { 8 }, ids),
+            ["dout"] = Floats(new long[] { 8, 3 }, dout),
+        });
+        Assert.ThrowsAny<Exception>(() => Interpreter.Run(func, args));
+        using (var native = NativeProgram.Compile(func))
+        {
+            var r = native.Run(args).Results;
+            var emb = new double[8 * 3];
+            var grad = new double[5 * 3];
+            for (int i = 0; i < 8; i++)
+                if (ids[i] is >= 0 and < 5)
+                    for (int j = 0; j < 3; j++)
+                    {
+                        emb[i * 3 + j] = args[0].Get(ids[i] * 3 + j);
+                        grad[ids[i] * 3 + j] += args[2].Get(i * 3 + j);
+                    }
+            NativeHarness.AssertClose(new[] { Floats(new long[] { 8, 3 }, emb), Floats(new long[] { 5, 3 }, grad) }, r, 1e-6, "oob");
+        }
+
+        // cross_entropy: native on labels out of range = the interpreter on those labels set to ignore_index.
+        const string ce = """
+            func.func @ce(%logits: tensor<2x7x6xT>, %labels: tensor<2x7xi64> {aspir.name = "labels"}, %dloss: tensor<T>) -> (tensor<T>, tensor<T>, tensor<2x7x6xT>, tensor<2x7x6xT>) {
+              %a = tensor.cross_entropy %logits, %labels : (tensor<2x7x6xT>, tensor<2x7xi64>) -> tensor<T>
+              %b = tensor.cross_entropy %logits, %labels {reduction = "sum", shift = 0} : (tensor<2x7x6xT>, tensor<2x7xi64>) -> tensor<T>
+              %c = tensor.cross_entropy_grad %logits, %labels, %dloss : (tensor<2x7x6xT>, tensor<2x7xi64>, tensor<T>) -> tensor<2x7x6xT>
+              %d = tensor.cross_entropy_grad %logits, %labels, %dloss {reduction = "sum", shift = 0} : (tensor<2x7x6xT>, tensor<2x7xi64>, tensor<T>) -> tensor<2x7x6xT>
+              func.return %a, %b, %c, %d : tensor<T>, tensor<T>, tensor<2x7x6xT>, tensor<2x7x6xT>
+            }
+            """;
+        long[] labels = { 3, -1, 6, 0, -100, 5, 99, 1, long.MaxValue, 2, -7, 4, 5, 6 };
+        var (cf, raw) = NativeHarness.Prepare(ce.Replace("T>", t + ">"), inputs: new Dictionary<string, HostTensor> { ["labels"] = Ints("i64", new long[] { 2, 7 }, labels) });
+        var (_, clean) = NativeHarness.Prepare(ce.Replace("T>", t + ">"), inputs: new Dictionary<string, HostTensor>
+        {
+            ["labels"] = Ints("i64", new long[] { 2, 7 }, labels.Select(x => x is >= 0 and < 6 ? x : -100).ToArray()),
+        });
+        Assert.ThrowsAny<Exception>(() => Interpreter.Run(cf, raw));
+        var expected = Interpreter.Run(cf, clean).Results;
+        using var nce = NativeProgram.Compile(cf);
+        NativeHarness.AssertClose(expected, nce.Run(raw).Results, t == "f32" ? 1e-5 : 1e-12, "ce-oob");
+    }
 }
