@@ -207,8 +207,9 @@ internal static class NormLowering
                     b.Store(grad ? b.Add(b.Mul(lo, cos), b.Mul(up, sin)) : b.Sub(b.Mul(lo, cos), b.Mul(up, sin)), y, bi, si, ni, i);
                     b.Store(grad ? b.Sub(b.Mul(up, cos), b.Mul(lo, sin)) : b.Add(b.Mul(up, cos), b.Mul(lo, sin)), y, bi, si, ni, hi);
                 });
-                if (perPosition) b.For(bs, Heads);
-                else Heads(iv[0]);
+                if (!perPosition) Heads(iv[0]);
+                else if (bs == 1) Heads(b.I(0));
+                else b.For(bs, Heads);
                 return new[] { b.Mul(inv[0], b.C(ratio, f64)) };
             });
         });
