@@ -317,13 +317,13 @@ public sealed unsafe partial class ConvertToLlvm
         return true;
     }
 
-    /// <summary>Iterations times a weight for loops inside the body (a row loop is worth many elements).</summary>
+    /// <summary>Iterations, times 1024 when the body loops (a row loop or a GEMM is worth many elements).</summary>
     private static long Work(Operation op, long[] upper)
     {
         long n = upper.Aggregate(1L, (x, y) => x * y);
         bool loops = false;
         foreach (var top in op.Region(0).EntryBlock!.Ops) top.Walk(o => loops |= o.Name is "loop.for" or "loop.gemm");
-        return loops ? n * 64 : n;
+        return loops ? n * 1024 : n;
     }
 
     /// <summary>
