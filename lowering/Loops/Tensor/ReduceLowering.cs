@@ -5,6 +5,7 @@ namespace AutoSpIR.Lowering.Loops.Tensor;
 /// <summary>
 /// Loop lowerings of reduce_sum reduce_mean reduce_max reduce_max_grad count_valid.
 /// <para>
+/// The operand is first viewed without size-1 dimensions and with adjacent reduced (or kept) dimensions merged.
 /// A reduction is a <c>loop.parallel</c> over its outputs (the kept dimensions) with sequential <c>loop.for</c>
 /// nests over the reduced dimensions inside, in operand order (so a reduced last dimension is read
 /// contiguously). When the last dimension is kept, each parallel iteration takes a tile of up to 8 adjacent
@@ -40,8 +41,8 @@ internal static class ReduceLowering
     private static void Reduce(LoopBuilder b, Operation op, Value[] ins, Value[] outs, Kind kind)
     {
         var xt = (TensorType)ins[0].Type;
-        var shape = xt.Shape.ToArray();
-        var red = Reduced(op, shape.Length);
+        var (shape, red) = Canonical(xt.Shape.ToArray(), Reduced(op, xt.Rank));
+        var x = b.Reinterpret(ins[0], shape);
         var elem = xt.Element;
         var acc = kind == Kind.Max ? elem : b.Ctx.F64;
         long len = 1;
@@ -52,7 +53,7 @@ internal static class ReduceLowering
         {
             var init = kind == Kind.Max ? b.C(double.NegativeInfinity, acc) : b.C(0, acc);
             var res = g.Loop(Enumerable.Repeat(init, g.Width).ToArray(),
-                (xi, a) => a.Select((s, w) => combine(s, b.Cast(b.Load(ins[0], xi(w)), acc))).ToArray(), combine);
+                (xi, a) => a.Select((s, w) => combine(s, b.Cast(b.Load(x, xi(w)), acc))).ToArray(), combine);
             for (int w = 0; w < g.Width; w++)
             {
                 var v = kind == Kind.Mean ? b.Div(res[w], b.C(len, acc)) : res[w];
@@ -68,8 +69,8 @@ internal static class ReduceLowering
     private static void ReduceMaxGrad(LoopBuilder b, Operation op, Value[] ins, Value[] outs)
     {
         var xt = (TensorType)ins[0].Type;
-        var shape = xt.Shape.ToArray();
-        var red = Reduced(op, shape.Length);
+        var (shape, red) = Canonical(xt.Shape.ToArray(), Reduced(op, xt.Rank));
+        var (x, dx) = (b.Reinterpret(ins[0], shape), b.Reinterpret(outs[0], shape));
         var elem = xt.Element;
         var outShape = OutShape(shape, red);
         var (y, dy) = (b.Reinterpret(ins[1], outShape), b.Reinterpret(ins[2], outShape));
@@ -86,7 +87,7 @@ internal static class ReduceLowering
             Value IsMax(Value x, int w) => b.Select(yNaN[w], b.Select(b.Cmp("oeq", x, x), f, t), b.Cmp("oeq", x, ys[w]));
             var (one, zeroI) = (b.I(1), b.I(0));
             var ties = g.Loop(Enumerable.Repeat(zeroI, g.Width).ToArray(),
-                (xi, n) => n.Select((c, w) => b.Add(c, b.Select(IsMax(b.Load(ins[0], xi(w)), w), one, zeroI))).ToArray(), null);
+                (xi, n) => n.Select((c, w) => b.Add(c, b.Select(IsMax(b.Load(x, xi(w)), w), one, zeroI))).ToArray(), null);
             var zero = b.C(0, elem);
             var share = new Value[g.Width];
             for (int w = 0; w < g.Width; w++) share[w] = b.Div(b.Load(dy, g.Kept(w)), b.Cast(ties[w], elem));
@@ -95,7 +96,7 @@ internal static class ReduceLowering
                 for (int w = 0; w < g.Width; w++)
                 {
                     var idx = xi(w);
-                    b.Store(b.Select(IsMax(b.Load(ins[0], idx), w), share[w], zero), outs[0], idx);
+                    b.Store(b.Select(IsMax(b.Load(x, idx), w), share[w], zero), dx, idx);
                 }
                 return Array.Empty<Value>();
             }, null);
@@ -150,6 +151,24 @@ internal static class ReduceLowering
     {
         var s = shape.Where((_, d) => !red[d]).ToArray();
         return s.Length == 0 ? new long[] { 1 } : s;
+    }
+
+    /// <summary>
+    /// The operand shape without its size-1 dimensions and with adjacent dimensions of the same kind (both reduced
+    /// or both kept) merged: the same row-major elements and the same output order ([3, 5, 7] over [1, 2] is
+    /// [3, 35] over [1]); [1] kept when nothing is left.
+    /// </summary>
+    private static (long[] Shape, bool[] Red) Canonical(long[] shape, bool[] red)
+    {
+        var s = new List<long>();
+        var m = new List<bool>();
+        for (int d = 0; d < shape.Length; d++)
+        {
+            if (shape[d] == 1) continue;
+            if (s.Count > 0 && m[^1] == red[d]) s[^1] *= shape[d];
+            else { s.Add(shape[d]); m.Add(red[d]); }
+        }
+        return s.Count == 0 ? (new long[] { 1 }, new[] { false }) : (s.ToArray(), m.ToArray());
     }
 
     private static bool[] Reduced(Operation op, int rank)

@@ -160,7 +160,8 @@ internal static class ShapeLowering
     }
 
     /// <summary>
-    /// y[.., s, ..] = x[.., s + amount, ..] where 0 &lt;= s + amount &lt; n, else fill: as [outer, n, inner], a copy
+    /// y[.., s, ..] = x[.., s + amount, ..] where 0 &lt;= s + amount &lt; n, else fill: as [outer, n, inner] ([outer, n] when
+    /// dim is the last), a copy
     /// nest over the rows s in [lo, hi) that have a source and fill nests over the rows before and after
     /// (never a load out of bounds).
     /// </summary>
@@ -175,21 +176,24 @@ internal static class ShapeLowering
         var fillAttr = op.GetAttr("fill");
         Value fill = t.Element.IsFloat ? b.C(fillAttr is null ? 0 : op.GetFloat("fill")!.Value, t.Element)
             : IntConst(b, (fillAttr as IntegerAttr)?.Value ?? 0, t.Element);
-        var x = b.Reinterpret(ins[0], outer, n, inner);
-        var y = b.Reinterpret(outs[0], outer, n, inner);
+        // [outer, n, inner], or [outer, n] when the shifted dimension is the last
+        long[] Shape3(long rows) => inner == 1 ? new[] { outer, rows } : new[] { outer, rows, inner };
+        Value[] At(Value[] i, Value row) => inner == 1 ? new[] { i[0], row } : new[] { i[0], row, i[2] };
+        var x = b.Reinterpret(ins[0], Shape3(n));
+        var y = b.Reinterpret(outs[0], Shape3(n));
         long lo = amount >= 0 ? 0 : Math.Min(n, amount == long.MinValue ? n : -amount);
         long hi = amount <= 0 ? n : Math.Max(0, n - Math.Min(n, amount));
         void FillRows(long from, long to)
         {
             if (to > from)
-                b.Parallel(new[] { outer, to - from, inner }, i => b.Store(fill, y, i[0], from == 0 ? i[1] : b.Add(i[1], b.I(from)), i[2]));
+                b.Parallel(Shape3(to - from), i => b.Store(fill, y, At(i, from == 0 ? i[1] : b.Add(i[1], b.I(from)))));
         }
         FillRows(0, lo);
         if (hi > lo)
         {
             long src = lo + amount;   // in [0, n): the first source row
-            b.Parallel(new[] { outer, hi - lo, inner }, i =>
-                b.Store(b.Load(x, i[0], src == 0 ? i[1] : b.Add(i[1], b.I(src)), i[2]), y, i[0], lo == 0 ? i[1] : b.Add(i[1], b.I(lo)), i[2]));
+            b.Parallel(Shape3(hi - lo), i =>
+                b.Store(b.Load(x, At(i, src == 0 ? i[1] : b.Add(i[1], b.I(src)))), y, At(i, lo == 0 ? i[1] : b.Add(i[1], b.I(lo)))));
         }
         FillRows(Math.Max(hi, lo), n);
     }
