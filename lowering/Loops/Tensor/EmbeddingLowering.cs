@@ -23,8 +23,8 @@ namespace AutoSpIR.Lowering.Loops.Tensor;
 /// max, then the sum of exp(z - max) in f64, then the loss; the loss sum and count carried in f64 and
 /// i64, the mean divided once at the end.</item>
 /// <item>cross_entropy_grad: the count N first (sequential over the labels, mean only), then a
-/// parallel over the B * S rows: max, sum of exp, then one write pass over the row; rows not counted
-/// are zero.</item>
+/// parallel over the B * S rows: max, then the sum of exp storing each exp into the result row, then
+/// one pass scaling the row in place (one exp per element); rows not counted are zero.</item>
 /// <item>adamw: one parallel over the elements, the bias corrections folded into constants.</item>
 /// </list>
 /// </summary>
@@ -150,13 +150,36 @@ internal static class EmbeddingLowering
         return (tc, counted);
     }
 
-    /// <summary>max over row[0, end) (-inf when empty) and the f64 sum of exp(row[c] - max).</summary>
-    private static (Value Max, Value Sum) RowStats(LoopBuilder b, Value z, Value bi, Value s, Value end)
+    /// <summary>Independent max chains of the row max (LLVM does not vectorize a maxnum reduction loop).</summary>
+    private const int Lanes = 8;
+
+    /// <summary>
+    /// max over row[0, end) (-inf when empty; end is 0 or <paramref name="v"/>) in <see cref="Lanes"/> chains,
+    /// and the f64 sum of exp(row[c] - max) (each exp also stored at row c of <paramref name="exps"/> when given).
+    /// </summary>
+    private static (Value Max, Value Sum) RowStats(LoopBuilder b, Value z, Value bi, Value s, Value end, long v, Value? exps = null)
     {
         var et = T(z).Element;
         var f64 = b.Ctx.F64;
-        var m = b.Fold(b.I(0), end, b.C(double.NegativeInfinity, et), (c, acc) => b.Max(acc, b.Load(z, bi, s, c)));
-        var sum = b.Fold(b.I(0), end, b.C(0, f64), (c, acc) => b.Add(acc, b.Cast(b.Exp(b.Sub(b.Load(z, bi, s, c), m)), f64)));
+        var ninf = b.C(double.NegativeInfinity, et);
+        Value m;
+        long main = v - v % Lanes;
+        if (main >= 2 * Lanes)
+        {
+            var mainEnd = b.Min(end, b.I(main));
+            var lanes = b.For(b.I(0), mainEnd, b.I(Lanes), Enumerable.Repeat(ninf, Lanes).ToArray(), (c, acc) =>
+                Enumerable.Range(0, Lanes).Select(u => b.Max(acc[u], b.Load(z, bi, s, u == 0 ? c : b.Add(c, b.I(u))))).ToArray());
+            for (int w = Lanes / 2; w >= 1; w /= 2)
+                for (int u = 0; u < w; u++) lanes[u] = b.Max(lanes[u], lanes[u + w]);
+            m = main == v ? lanes[0] : b.Fold(mainEnd, end, lanes[0], (c, acc) => b.Max(acc, b.Load(z, bi, s, c)));
+        }
+        else m = b.Fold(b.I(0), end, ninf, (c, acc) => b.Max(acc, b.Load(z, bi, s, c)));
+        var sum = b.Fold(b.I(0), end, b.C(0, f64), (c, acc) =>
+        {
+            var e = b.Exp(b.Sub(b.Load(z, bi, s, c), m));
+            if (exps is not null) b.Store(e, exps, bi, s, c);
+            return b.Add(acc, b.Cast(e, f64));
+        });
         return (m, sum);
     }
 
@@ -184,7 +207,7 @@ internal static class EmbeddingLowering
             b.For(b.I(0), b.I(seq - shift), one, acc0, (s, acc) =>
             {
                 var (t, counted) = Target(b, labels, bi, s, seq, shift, ignore, v, inSeq: null);
-                var (m, se) = RowStats(b, z, bi, s, b.Select(counted, b.I(v), zeroI));
+                var (m, se) = RowStats(b, z, bi, s, b.Select(counted, b.I(v), zeroI), v);
                 var loss = b.Sub(b.Add(b.Cast(m, f64), b.Log(se)), b.Cast(b.Load(z, bi, s, t), f64));
                 return new[] { b.Add(acc[0], b.Select(counted, loss, zeroF)), b.Add(acc[1], b.Select(counted, one, zeroI)) };
             }));
@@ -227,12 +250,15 @@ internal static class EmbeddingLowering
             var (bi, s) = batch == 1 ? (b.I(0), i[0]) : (b.Div(i[0], b.I(seq)), b.Rem(i[0], b.I(seq)));
             var inSeq = b.Cmp("slt", s, b.I(seq - shift));
             var (t, counted) = Target(b, labels, bi, s, seq, shift, ignore, v, inSeq);
-            var (m, se) = RowStats(b, z, bi, s, b.Select(counted, b.I(v), zeroI));
+            var zt = b.Load(z, bi, s, t);   // read before the row is written
+            // A counted row's exps go into dz (one exp per element), then dz is scaled in place; every other
+            // row is only written with zeros (its dz is read uninitialized and discarded by the select).
+            var (m, se) = RowStats(b, z, bi, s, b.Select(counted, b.I(v), zeroI), v, exps: dz);
             var inv = b.Cast(b.Div(b.C(1, f64), se), et);
-            var pt = b.Mul(b.Exp(b.Sub(b.Load(z, bi, s, t), m)), inv);   // read before the row is written
+            var pt = b.Mul(b.Exp(b.Sub(zt, m)), inv);
             b.For(v, c =>
             {
-                var g = b.Mul(coefT, b.Mul(b.Exp(b.Sub(b.Load(z, bi, s, c), m)), inv));
+                var g = b.Mul(coefT, b.Mul(b.Load(dz, bi, s, c), inv));
                 b.Store(b.Select(counted, g, zero), dz, bi, s, c);
             });
             b.Store(b.Select(counted, b.Mul(coefT, b.Sub(pt, b.C(1, et))), zero), dz, bi, s, t);
