@@ -17,8 +17,8 @@ internal static class RunTool
     public static int Run(string[] args)
     {
         var cl = new CommandLine(Tool,
-            "autosp-run FILE.aspir --params W.safetensors --inputs X.safetensors --out OUT.safetensors [--entry @func] [--report] [--ranks P] [--backend threads|mpi] [--executor interp]\n"
-            + "       mpirun -np P --allow-run-as-root --oversubscribe bin/autosp-run FILE.aspir --backend mpi ...   (one process per rank)");
+            "autosp-run FILE.aspir --params W.safetensors --inputs X.safetensors --out OUT.safetensors [--entry @func] [--report] [--ranks P] [--backend threads|mpi|native|nccl|rccl] [--executor interp|native] [--timeout S]\n"
+            + "       mpirun -q -np P --allow-run-as-root --oversubscribe bin/autosp-run FILE.aspir --backend mpi ...   (one process per rank; see runtime/comm/README.md)");
         cl.Value("params", "parameters, by the Hugging Face names in the arguments' aspir.param");
         cl.Value("inputs", "inputs, by the names in the arguments' aspir.name (input_ids, labels: int64 as Hugging Face stores them)");
         cl.Value("out", "where to write the results: 'loss' and, for a joint program, 'grad.<param name>'; after the optimizer pass '<param name>', '<param name>.exp_avg', '<param name>.exp_avg_sq' (and '<param name>.master' with master-dtype)");
