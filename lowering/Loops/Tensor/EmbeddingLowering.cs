@@ -97,7 +97,9 @@ internal static class EmbeddingLowering
     /// when that id lies in the tile's chunk. Every element's sum is taken in token order, no two
     /// iterations write one element, and a token with an id outside [0, V) lies in no chunk (adds nothing).
     /// There are about <see cref="GradTiles"/> tiles (column blocks first, so threads split columns
-    /// evenly; vocabulary chunks when H has few blocks), each scanning the ids (cheap next to the rows).
+    /// evenly; vocabulary chunks added when H has few blocks), each scanning the ids; so that scanning
+    /// stays below the adds, vocabulary chunks only when the tiles are at most H (H &gt;= 512: smaller
+    /// tables take one chunk, the column blocks alone).
     /// </summary>
     private static void EmbeddingGrad(LoopBuilder b, Operation op, Value[] ins, Value[] outs)
     {
@@ -110,7 +112,10 @@ internal static class EmbeddingLowering
         if (n == 0) return;
         var dout = b.Reinterpret(ins[0], n, h);
         long block = Math.Min(GradBlock, h), blocks = (h + block - 1) / block;
-        long chunks = Math.Clamp((GradTiles + blocks - 1) / blocks, 1, v), rows = (v + chunks - 1) / chunks;
+        // Every tile scans all n ids: vocabulary chunks only while tiles <= H (scans <= the n * H adds).
+        long chunks = (GradTiles + blocks - 1) / blocks;
+        chunks = chunks * blocks <= h ? Math.Clamp(chunks, 1, v) : 1;
+        long rows = (v + chunks - 1) / chunks;
         chunks = (v + rows - 1) / rows;
         b.Parallel(new[] { blocks * chunks }, i =>
         {

@@ -87,6 +87,26 @@ public class EmbeddingLoweringTests
 
     [Theory]
     [MemberData(nameof(Floats))]
+    public void EmbeddingGradVocabularyChunksWhenHIsLarge(string t) => Check("""
+        func.func @embedding_grad(%d1: tensor<3x41x515xT>, %ids: tensor<3x41xi64>, %d2: tensor<77x600xT>, %ids32: tensor<77xi32>, %d3: tensor<29x1024xT>, %few: tensor<29xi64>) -> (tensor<50x515xT>, tensor<1001x600xT>, tensor<3x1024xT>) {
+          %a = tensor.embedding_grad %d1, %ids {num_embeddings = 50} : (tensor<3x41x515xT>, tensor<3x41xi64>) -> tensor<50x515xT>
+          %b = tensor.embedding_grad %d2, %ids32 {num_embeddings = 1001} : (tensor<77x600xT>, tensor<77xi32>) -> tensor<1001x600xT>
+          %c = tensor.embedding_grad %d3, %few {num_embeddings = 3} : (tensor<29x1024xT>, tensor<29xi64>) -> tensor<3x1024xT>
+          func.return %a, %b, %c : tensor<50x515xT>, tensor<1001x600xT>, tensor<3x1024xT>
+        }
+        """, t, intHigh: 3);
+
+    [Theory]
+    [MemberData(nameof(Floats))]
+    public void EmbeddingGradVocabularyChunksCoverEveryRow(string t) => Check("""
+        func.func @embedding_grad(%d: tensor<700x600xT>, %ids: tensor<700xi64>) -> tensor<1001x600xT> {
+          %b = tensor.embedding_grad %d, %ids {num_embeddings = 1001} : (tensor<700x600xT>, tensor<700xi64>) -> tensor<1001x600xT>
+          func.return %b : tensor<1001x600xT>
+        }
+        """, t, intHigh: 1001);
+
+    [Theory]
+    [MemberData(nameof(Floats))]
     public void EmbeddingGradLargeOnThreads(string t) => Check("""
         func.func @embedding_grad(%d: tensor<4x257x333xT>, %ids: tensor<4x257xi64>) -> tensor<50x333xT> {
           %a = tensor.embedding_grad %d, %ids {num_embeddings = 50} : (tensor<4x257x333xT>, tensor<4x257xi64>) -> tensor<50x333xT>
