@@ -17,8 +17,8 @@ namespace AutoSpIR.Lowering;
 /// <c>loop.gemm</c> calls <c>cblas_sgemm</c>/<c>cblas_dgemm</c> (OpenBLAS); <c>loop.host</c> calls the
 /// runtime's <c>aspir_host(ptr %rt, i64 %id, ptr %buffers)</c> with the op's index in
 /// <see cref="LoweredFunction.HostOps"/>. Sequential loops that carry a float (reductions) are marked
-/// <c>llvm.loop.vectorize.enable</c>, which lets LLVM's vectorizer reassociate them (the one change of
-/// rounding this lowering allows).
+/// <c>llvm.loop.vectorize.enable</c>, which lets LLVM's vectorizer reassociate them, and a product added
+/// once becomes <c>llvm.fmuladd</c> (an FMA): the two changes of rounding this lowering allows.
 /// </summary>
 public sealed unsafe partial class ConvertToLlvm
 {
@@ -39,6 +39,8 @@ public sealed unsafe partial class ConvertToLlvm
     private LlvmModule CurrentModule => _moduleOverride ?? _module;
     private readonly List<string> _kernels = new();
     private long[] _argOffsets = Array.Empty<long>();
+    private bool _profile;
+    private readonly List<Location> _profilePoints = new();
     private Block? _funcBody;
     private string _name = "";
     private int _outlined;
@@ -61,10 +63,10 @@ public sealed unsafe partial class ConvertToLlvm
     /// created in <paramref name="ctx"/>). <paramref name="threads"/>: outline parallel loops onto OpenMP threads.
     /// Throws <see cref="LoweringException"/> at an op it cannot translate.
     /// </summary>
-    public static LoweredFunction Translate(Operation func, LlvmContext ctx, LlvmModule module, bool threads = true)
+    public static LoweredFunction Translate(Operation func, LlvmContext ctx, LlvmModule module, bool threads = true, bool profile = false)
     {
         using var builder = new LlvmBuilder(ctx);
-        var t = new ConvertToLlvm(ctx, module, builder, threads);
+        var t = new ConvertToLlvm(ctx, module, builder, threads) { _profile = profile };
         return t.Function(func);
     }
 
@@ -95,14 +97,28 @@ public sealed unsafe partial class ConvertToLlvm
             if (op.Name == "func.return")
             {
                 foreach (var v in op.Operands) resultOffsets.Add(OffsetOf(v, body, argOffsets));
+                if (_profile) ProfilePoint(op.Location);
                 LlvmApi.BuildRetVoid(_b);
                 continue;
             }
+            if (_profile && (_profilePoints.Count == 0 || !Equals(_profilePoints[^1], op.Location))) ProfilePoint(op.Location);
             if (_target == GpuTarget.None) Emit(op);
             else EmitGpuHost(op);
         }
         return new LoweredFunction(_name, argOffsets, resultOffsets.ToArray(), _hostOps.ToArray(),
-            func.GetAttr(MemDialect.ArenaSize) is IntegerAttr size ? size.Value : 0);
+            (func.GetAttr(Loops.ConvertTensorToLoops.MemorySize) ?? func.GetAttr(MemDialect.ArenaSize)) is IntegerAttr size ? size.Value : 0,
+            _profilePoints.ToArray());
+    }
+
+    /// <summary>
+    /// Profiling: <c>aspir_profile(ptr %rt, i64 %k)</c> where the ops of another source location start (the
+    /// lowering keeps each tensor op's location on its loops); the runtime timestamps each call.
+    /// </summary>
+    private void ProfilePoint(Location at)
+    {
+        var (ty, fn) = Declare("aspir_profile", _void, _ptr, _i64);
+        LlvmApi.BuildCall2(_b, ty, fn, new[] { _rt, I64(_profilePoints.Count) });
+        _profilePoints.Add(at);
     }
 
     /// <summary>The planned arena offset of a returned buffer (an argument or a loop.buffer, through reinterprets).</summary>
@@ -179,7 +195,13 @@ public sealed unsafe partial class ConvertToLlvm
                     IntegerAttr n => LlvmApi.ConstInt(Scalar(n.Type), unchecked((ulong)n.Value), 1),
                     _ => throw new LoweringException(op.Location, "arith.constant without a value"),
                 };
-            case "addf": return LlvmApi.BuildFAdd(_b, A(0), A(1), "");
+            case "addf":
+                // a * b + c with a product used only here: llvm.fmuladd, which the code generator fuses into
+                // an FMA where the CPU has one (one rounding instead of two).
+                for (int i = 0; i < 2; i++)
+                    if (op.Operand(i).DefiningOp is { Name: "arith.mulf" } mul && mul.Result(0).Uses.Count() == 1 && _target == GpuTarget.None)
+                        return Intrinsic("llvm.fmuladd", rt!, V(mul.Operand(0)), V(mul.Operand(1)), A(1 - i));
+                return LlvmApi.BuildFAdd(_b, A(0), A(1), "");
             case "subf": return LlvmApi.BuildFSub(_b, A(0), A(1), "");
             case "mulf": return LlvmApi.BuildFMul(_b, A(0), A(1), "");
             case "divf": return LlvmApi.BuildFDiv(_b, A(0), A(1), "");
@@ -510,8 +532,12 @@ public sealed unsafe partial class ConvertToLlvm
     };
 }
 
-/// <summary>What the caller of a lowered function needs: its symbol, where arguments and results live in the arena, and the host ops by id.</summary>
-public sealed record LoweredFunction(string Symbol, long[] ArgumentOffsets, long[] ResultOffsets, Operation[] HostOps, long ArenaSize);
+/// <summary>
+/// What the caller of a lowered function needs: its symbol, where arguments and results live in the arena, the
+/// host ops by id, and (when profiled) the source location of each <c>aspir_profile</c> point in order.
+/// </summary>
+public sealed record LoweredFunction(string Symbol, long[] ArgumentOffsets, long[] ResultOffsets, Operation[] HostOps, long ArenaSize,
+    Location[] ProfilePoints);
 
 /// <summary>A program the lowering cannot translate, located at the op.</summary>
 public sealed class LoweringException(Location location, string message) : Exception(message)

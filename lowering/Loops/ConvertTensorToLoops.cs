@@ -22,6 +22,12 @@ public sealed class ConvertTensorToLoops : Pass
 {
     public override string Name => "convert-tensor-to-loops";
 
+    /// <summary>
+    /// Function attribute: the bytes the lowered code needs, the planned arena (rounded up to 64) plus the largest
+    /// scratch an op took (<see cref="LoopBuilder.Scratch"/>); absent when no op took scratch.
+    /// </summary>
+    public const string MemorySize = "loop.memory_size";
+
     public static readonly PassInfo Info = new("convert-tensor-to-loops",
         "Lower a memory-planned function (bufferize,memory-plan) to loop nests over its arena: loop.buffer at the planned offsets, loop.parallel/for with loads, stores and arith, loop.gemm for matmuls, loop.host for collectives",
         Array.Empty<PassOption>(), _ => new ConvertTensorToLoops());
@@ -44,7 +50,8 @@ public sealed class ConvertTensorToLoops : Pass
             pc.Diagnostics.Error(func.Location, $"convert-tensor-to-loops: @{FuncDialect.SymName(func)} has no memory plan; run 'bufferize,memory-plan' first");
             return false;
         }
-        var b = new LoopBuilder(new Builder(pc.Context));
+        var b = new LoopBuilder(new Builder(pc.Context)) { ScratchBase = (func.GetInt(MemDialect.ArenaSize)!.Value + 63) / 64 * 64 };
+        long scratch = 0;
         var bufferOf = new Dictionary<Value, Value>();
         foreach (var a in body.Arguments) bufferOf[a] = a;
         foreach (var op in body.Ops.ToList())
@@ -81,7 +88,9 @@ public sealed class ConvertTensorToLoops : Pass
                     pc.Diagnostics.Error(op.Location, $"convert-tensor-to-loops: '{op.Name}' works on {half.Element}; the loop lowering supports f32, f64 and integer tensors (run the interpreter for {half.Element})");
                     return false;
                 }
+                b.ScratchUsed = 0;
                 lower(b, op, inputs, outputs);
+                scratch = Math.Max(scratch, b.ScratchUsed);
             }
             else
             {
@@ -91,6 +100,7 @@ public sealed class ConvertTensorToLoops : Pass
             for (int i = 0; i < op.NumResults; i++) bufferOf[op.Result(i)] = outputs[i];
         }
         foreach (var op in body.Ops.Where(o => o.DialectName is "tensor" or "dist").Reverse().ToList()) op.Erase();
+        if (scratch > 0) func.SetAttr(MemorySize, pc.Context.Integer(b.ScratchBase + scratch));
         return true;
     }
 

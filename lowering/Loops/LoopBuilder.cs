@@ -13,6 +13,12 @@ public sealed class LoopBuilder
 {
     public LoopBuilder(Builder builder) { B = builder; }
 
+    /// <summary>Where the op being lowered may put scratch buffers: the first byte after the planned arena.</summary>
+    internal long ScratchBase { get; set; }
+
+    /// <summary>Bytes of scratch the op being lowered has taken so far (reset for every op).</summary>
+    internal long ScratchUsed { get; set; }
+
     public Builder B { get; }
     public Context Ctx => B.Context;
     public ScalarType I64 => Ctx.I64;
@@ -62,6 +68,19 @@ public sealed class LoopBuilder
     /// <summary>The arena's bytes at <paramref name="offset"/>, as a buffer of type <paramref name="t"/>.</summary>
     public Value Buffer(long offset, TensorType t) =>
         B.Create(LoopDialect.Buffer.Name, Array.Empty<Value>(), new Type[] { Plain(t) }, B.Attrs(("offset", Ctx.Integer(offset)))).Result(0);
+
+    /// <summary>
+    /// A scratch buffer for the op being lowered alone (flash-attention tiles, per-thread partial sums): memory past
+    /// the planned arena, valid only while this op runs, not shared with any other buffer of the op. Parallel
+    /// iterations that need private scratch index a leading dimension of their own (one slice per iteration).
+    /// The function's <c>loop.memory_size</c> (arena plus the largest scratch of any op) is what the runtime allocates.
+    /// </summary>
+    public Value Scratch(TensorType t)
+    {
+        long offset = ScratchBase + ScratchUsed;
+        ScratchUsed += (t.ByteSize + 63) / 64 * 64;
+        return Buffer(offset, t);
+    }
 
     /// <summary>The same buffer as one of <paramref name="shape"/> (same element count).</summary>
     public Value Reinterpret(Value buffer, params long[] shape)

@@ -26,6 +26,7 @@ public sealed unsafe class NativeProgram : IDisposable
     private readonly LoweredFunction _lowered;
     private readonly TensorType[] _argTypes, _resultTypes;
     private readonly Operation _func;
+    private Dictionary<Location, string> _opNames = new();
 
     private NativeProgram(LlvmJit jit, LoweredFunction lowered, Operation func, string llvmIr)
     {
@@ -42,7 +43,7 @@ public sealed unsafe class NativeProgram : IDisposable
     /// <summary>The optimized LLVM IR that was compiled.</summary>
     public string LlvmIr { get; }
 
-    /// <summary>Bytes of the arena each rank allocates (the plan's <c>mem.arena_size</c>).</summary>
+XX
     public long ArenaSize => _lowered.ArenaSize;
 
     /// <summary>
@@ -51,7 +52,7 @@ public sealed unsafe class NativeProgram : IDisposable
     /// run parallel loops on OpenMP threads. Errors in the program are a <see cref="RuntimeErrorException"/>
     /// at the op.
     /// </summary>
-    public static NativeProgram Compile(Operation func, bool threads = true)
+    public static NativeProgram Compile(Operation func, bool threads = true, bool profile = false)
     {
         ArgumentNullException.ThrowIfNull(func);
         Operation loops;
@@ -71,7 +72,7 @@ public sealed unsafe class NativeProgram : IDisposable
             LoweredFunction lowered;
             try
             {
-                lowered = ConvertToLlvm.Translate(loops, ctx, module, threads);
+                lowered = ConvertToLlvm.Translate(loops, ctx, module, threads, profile);
             }
             catch (LoweringException e)
             {
@@ -92,7 +93,7 @@ public sealed unsafe class NativeProgram : IDisposable
             {
                 NativeSymbols.Define(jit);
                 jit.AddModule(module);
-                return new NativeProgram(jit, lowered, loops, ir);
+                return new NativeProgram(jit, lowered, loops, ir) { _opNames = OpNamesByLocation(func) };
             }
             catch
             {
@@ -111,7 +112,9 @@ public sealed unsafe class NativeProgram : IDisposable
     /// Runs one rank on <paramref name="args"/> (the function's argument types) with <paramref name="comm"/>
     /// for its collectives (null: a program without any).
     /// </summary>
-    public RunResult Run(IReadOnlyList<HostTensor> args, ICommunicator? comm = null, Func<Operation, Mesh>? meshLookup = null)
+    /// <param name="profile">For a program compiled with profiling: collects the time spent in each source op.</param>
+    public RunResult Run(IReadOnlyList<HostTensor> args, ICommunicator? comm = null, Func<Operation, Mesh>? meshLookup = null,
+        NativeProfile? profile = null)
     {
         ArgumentNullException.ThrowIfNull(args);
         if (args.Count != _argTypes.Length)
@@ -130,6 +133,7 @@ public sealed unsafe class NativeProgram : IDisposable
                 ArenaMemory.Encode(args[i], new Span<byte>(arena + _lowered.ArgumentOffsets[i], checked((int)_argTypes[i].ByteSize)));
             _entry(arena, GCHandle.ToIntPtr(handle));
             if (state.Error is { } error) ExceptionDispatchInfoThrow(error);
+            profile?.Add(_lowered.ProfilePoints, _opNames, state.Stamps);
             var results = new HostTensor[_resultTypes.Length];
             for (int i = 0; i < results.Length; i++)
                 results[i] = ArenaMemory.Decode(_resultTypes[i], new ReadOnlySpan<byte>(arena + _lowered.ResultOffsets[i], checked((int)_resultTypes[i].ByteSize)));
@@ -188,6 +192,24 @@ public sealed unsafe class NativeProgram : IDisposable
         public byte* Arena { get; } = arena;
         /// <summary>The first error of a host call; later host calls are skipped and <see cref="Run"/> throws it.</summary>
         public Exception? Error { get; set; }
+        /// <summary>(profile point, Stopwatch timestamp) of each aspir_profile call.</summary>
+        public List<(long Point, long Ticks)> Stamps { get; } = new();
+    }
+
+    /// <summary>The name of the op at each location of the function (the profile's labels).</summary>
+    private static Dictionary<Location, string> OpNamesByLocation(Operation func)
+    {
+        var names = new Dictionary<Location, string>();
+        func.Walk(op => names.TryAdd(op.Location, op.Name));
+        return names;
+    }
+
+    /// <summary><c>void aspir_profile(ptr rt, i64 point)</c>: timestamps a profile point.</summary>
+    [UnmanagedCallersOnly]
+    internal static void Profile(nint rt, long point)
+    {
+        var state = (RankState)GCHandle.FromIntPtr(rt).Target!;
+        state.Stamps.Add((point, Stopwatch.GetTimestamp()));
     }
 
     /// <summary>

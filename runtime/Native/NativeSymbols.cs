@@ -6,7 +6,7 @@ namespace AutoSpIR.Runtime.Native;
 /// <summary>
 /// The symbols lowered code calls, bound into each JIT by address: <c>cblas_sgemm</c>/<c>cblas_dgemm</c> from
 /// OpenBLAS (Debian's libopenblas0-pthread), <c>GOMP_parallel</c>, <c>omp_get_thread_num</c>,
-/// <c>omp_get_num_threads</c> from libgomp (Debian's libgomp1), and <c>aspir_host</c> (<see cref="NativeProgram"/>).
+/// <c>omp_get_num_threads</c> from libgomp (Debian's libgomp1), and <c>aspir_host</c>, <c>aspir_profile</c> (<see cref="NativeProgram"/>).
 /// libm's functions come from the process. A missing library is an error saying which package to install.
 /// </summary>
 internal static unsafe class NativeSymbols
@@ -32,6 +32,7 @@ internal static unsafe class NativeSymbols
             ("omp_get_thread_num", NativeLibrary.GetExport(gomp, "omp_get_thread_num")),
             ("omp_get_num_threads", NativeLibrary.GetExport(gomp, "omp_get_num_threads")),
             ("aspir_host", (nint)(delegate* unmanaged<nint, long, byte**, void>)&NativeProgram.Host),
+            ("aspir_profile", (nint)(delegate* unmanaged<nint, long, void>)&NativeProgram.Profile),
         };
     }
 
