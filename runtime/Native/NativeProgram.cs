@@ -43,7 +43,7 @@ public sealed unsafe class NativeProgram : IDisposable
     /// <summary>The optimized LLVM IR that was compiled.</summary>
     public string LlvmIr { get; }
 
-XX
+    /// <summary>Bytes each rank allocates: the plan's <c>mem.arena_size</c>, plus the ops' scratch (<c>loop.memory_size</c>).</summary>
     public long ArenaSize => _lowered.ArenaSize;
 
     /// <summary>
