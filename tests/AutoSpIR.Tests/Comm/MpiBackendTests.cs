@@ -165,7 +165,7 @@ public class MpiBackendTests(MpiPrograms programs) : IClassFixture<MpiPrograms>
     {
         var clock = Stopwatch.StartNew();
         var (code, stdout, stderr) = Repo.Bash(
-            $"AUTOSP_STALL_RANK=3 AUTOSP_STALL_SECONDS=4 {Mpirun(4)} {Run} sp4.aspir --params data.safetensors --inputs data.safetensors --backend mpi --timeout 1.5 --out stalled.safetensors",
+            $"AUTOSP_STALL_RANK=3 AUTOSP_STALL_SECONDS=5 {Mpirun(4)} {Run} sp4.aspir --params data.safetensors --inputs data.safetensors --backend mpi --timeout 2 --out stalled.safetensors",
             Dir, Limit);
         clock.Stop();
         Assert.True(code != 0 && code != -1, $"exit code {code}:\n{stdout}\n{stderr}");
@@ -174,7 +174,7 @@ public class MpiBackendTests(MpiPrograms programs) : IClassFixture<MpiPrograms>
         {
             var line = Assert.Single(RankLines(stderr, r));
             // Its own timeout, or the notice of a rank that timed out first; rank 3 only sees notices.
-            Assert.Matches(@"^sp4\.aspir:\d+:\d+: error: rank \d: (rank \d failed: sp4\.aspir:\d+:\d+: )?dist\.\w+ #1 over ranks \[[0-9, ]+\] timed out after 1\.5 s waiting for rank 3$", line);
+            Assert.Matches(@"^sp4\.aspir:\d+:\d+: error: rank \d: (rank \d failed: sp4\.aspir:\d+:\d+: )?dist\.\w+ #1 over ranks \[[0-9, ]+\] timed out after 2 s waiting for ranks? ([0-2], )*3$", line);   // a rank slow to start (a loaded machine) may be missing too
             if (r == 3) Assert.Contains("rank 3: rank ", line);
         }
         Assert.Equal(4, stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
