@@ -8,13 +8,15 @@ namespace AutoSpIR.Lowering.Loops.Tensor;
 /// <c>BackwardKernels.cs</c>).
 /// <list type="bullet">
 /// <item>Row statistics (sum of squares, max, sum of exponentials, dot products) are computed once per row by
-/// a reduction (<see cref="Reduce"/>: <see cref="Lanes"/> independent accumulator chains, f64 sums for every
-/// float type), then one loop over the row writes it. Rows are a <c>loop.parallel</c>.</item>
+/// a reduction (<see cref="Reduce"/>: f64 sums for every float type, <see cref="MaxLanes"/> independent
+/// chains for the max), then one loop over the row writes it. Rows are a <c>loop.parallel</c>.</item>
 /// <item>rms_norm_grad's dweight sums over all rows: without scratch memory, each row's r and
-/// c = r^3/H * sum(dy w x) are first parked in the row's first two dx elements (phase 1, parallel over rows),
-/// dweight is summed per chunk of <see cref="DwChunk"/> columns (phase 2, parallel over column chunks, a
-/// sequential loop over rows carrying f64 accumulators: no two iterations write the same element), then
-/// dx is written over the parked values (phase 3, parallel over rows, r and c read before the row is written).</item>
+/// c = r^3/H * sum(dy w x) are first parked in the row's first two dx elements (phase 1, parallel over rows).
+/// The columns past the first <see cref="DwChunk"/> are then done by chunks of DwChunk columns (phase 2,
+/// parallel over chunks, a sequential loop over the rows that reads the parked values, writes dx and carries
+/// one f64 dweight sum per column: no two iterations write the same element, none writes what another
+/// reads). Last the first DwChunk columns: their dweight by columns (phase 3a), then their dx by rows over
+/// the parked values (phase 3b, r and c read before the row is written). x and dy are read twice in all.</item>
 /// <item>rope / rope_grad: rotate-half pairs (d, d + D/2) of [B, S, N, D]; position p = offset attribute +
 /// offset operand (rank-0 i64/i32, loaded once) + s. The angles p * theta^(-2i/D) and their cos/sin are
 /// computed in f64 once per (position, i) (theta^(-2i/D) by the recurrence inv[i+1] = inv[i] * theta^(-2/D)) and
@@ -38,8 +40,12 @@ internal static class NormLowering
         ("tensor.softmax_grad", SoftmaxGrad),
     };
 
-    /// <summary>Independent accumulator chains of a row reduction (instruction-level parallelism).</summary>
-    private const int Lanes = 8;
+    /// <summary>
+    /// Independent accumulator chains of a max reduction: LLVM does not vectorize a maxnum reduction
+    /// (NaN semantics), so eight chains give it instruction-level parallelism. Float sums are one chain:
+    /// convert-to-llvm marks loops carrying a float for vectorization, which reassociates them.
+    /// </summary>
+    private const int MaxLanes = 8;
 
     /// <summary>Columns of dweight one parallel iteration of rms_norm_grad sums (carried f64 accumulators).</summary>
     private const int DwChunk = 16;
@@ -60,7 +66,7 @@ internal static class NormLowering
         b.Parallel(new[] { rows }, iv =>
         {
             var row = iv[0];
-            var ss = Reduce(b, h, new[] { b.C(0, f64) }, j =>
+            var ss = Reduce(b, 1, h, new[] { b.C(0, f64) }, j =>
             {
                 var v = b.Cast(b.Load(x, row, j), f64);
                 return new[] { b.Mul(v, v) };
@@ -79,8 +85,8 @@ internal static class NormLowering
 
     /// <summary>
     /// dx[h] = r w[h] dy[h] - x[h] c with c = r^3 / H * sum(dy w x), and dweight[h] = sum over rows of
-    /// dy[h] x[h] r, in three phases (see the class comment): r and c parked in dx, dweight by column
-    /// chunks, then dx.
+    /// dy[h] x[h] r, in three phases (see the class comment): r and c parked in dx; dx and dweight of the
+    /// columns past the first DwChunk by column chunks; dweight then dx of the first DwChunk columns.
     /// </summary>
     private static void RmsNormGrad(LoopBuilder b, Operation op, Value[] ins, Value[] outs)
     {
@@ -100,7 +106,7 @@ internal static class NormLowering
             b.Parallel(new[] { rows }, iv =>
             {
                 var row = iv[0];
-                var s = Reduce(b, h, new[] { b.C(0, f64), b.C(0, f64) }, j =>
+                var s = Reduce(b, 1, h, new[] { b.C(0, f64), b.C(0, f64) }, j =>
                 {
                     var xv = b.Cast(b.Load(x, row, j), f64);
                     var term = b.Mul(b.Mul(b.Cast(b.Load(dy, row, j), f64), b.Cast(b.Load(w, j), f64)), xv);
@@ -111,30 +117,31 @@ internal static class NormLowering
                 if (parkC) b.Store(b.Cast(RmsC(b, r, s[1], h), el), dx, row, b.I(1));
             });
 
-        // Phase 2: dweight[h] = sum over rows of dy x r, DwChunk columns per parallel iteration.
-        long chunks = h / DwChunk, rest = h % DwChunk;
+        // Columns [0, head) hold the parked values: their dx is written last, by rows (phase 3).
+        long head = Math.Min(DwChunk, h), chunks = (h - head) / DwChunk, rest = (h - head) % DwChunk;
+
+        // Phase 2: the columns past the head, DwChunk columns per parallel iteration (then the rest one per
+        // iteration): a loop over the rows reads the parked r and c, writes dx and sums dweight (f64).
         if (chunks > 0)
             b.Parallel(new[] { chunks }, iv =>
             {
-                var h0 = b.Mul(iv[0], b.I(DwChunk));
+                var h0 = b.Add(b.Mul(iv[0], b.I(DwChunk)), b.I(head));
                 var cols = Enumerable.Range(0, DwChunk).Select(u => u == 0 ? h0 : b.Add(h0, b.I(u))).ToArray();
-                var sums = b.For(b.I(0), b.I(rows), b.I(1), Enumerable.Repeat(b.C(0, f64), DwChunk).ToArray(), (row, acc) =>
-                {
-                    var r = b.Cast(b.Load(dx, row, b.I(0)), f64);
-                    return Enumerable.Range(0, DwChunk).Select(u => b.Add(acc[u], DwTerm(b, x, dy, row, cols[u], r))).ToArray();
-                });
-                for (int u = 0; u < DwChunk; u++) b.Store(b.Cast(sums[u], el), dw, cols[u]);
+                ColumnsPass(b, x, w, dy, dx, dw, rows, cols);
             });
         if (rest > 0)
-            b.Parallel(new[] { rest }, iv =>
-            {
-                var col = b.Add(iv[0], b.I(chunks * DwChunk));
-                var sum = b.Fold(b.I(0), b.I(rows), b.C(0, f64), (row, acc) =>
-                    b.Add(acc, DwTerm(b, x, dy, row, col, b.Cast(b.Load(dx, row, b.I(0)), f64))));
-                b.Store(b.Cast(sum, el), dw, col);
-            });
+            b.Parallel(new[] { rest }, iv => ColumnsPass(b, x, w, dy, dx, dw, rows, new[] { b.Add(iv[0], b.I(head + chunks * DwChunk)) }));
 
-        // Phase 3: dx over the parked r and c (read before the row is written).
+        // Phase 3a: dweight of the head columns (reading the parked values, writing none).
+        b.Parallel(new[] { head }, iv =>
+        {
+            var col = iv[0];
+            var sum = b.Fold(b.I(0), b.I(rows), b.C(0, f64), (row, acc) =>
+                b.Add(acc, DwTerm(b, x, dy, row, col, b.Cast(b.Load(dx, row, b.I(0)), f64))));
+            b.Store(b.Cast(sum, el), dw, col);
+        });
+
+        // Phase 3b: dx of the head columns by rows, over the parked r and c (read before the row is written).
         if (rows > 0)
             b.Parallel(new[] { rows }, iv =>
             {
@@ -148,10 +155,39 @@ internal static class NormLowering
                     var dot = b.Mul(b.Mul(b.Cast(b.Load(dy, row, b.I(0)), f64), b.Cast(b.Load(w, b.I(0)), f64)), b.Cast(b.Load(x, row, b.I(0)), f64));
                     c = b.Cast(RmsC(b, b.Cast(r, f64), dot, h), el);
                 }
-                b.For(h, j => b.Store(
-                    b.Sub(b.Mul(b.Mul(r, b.Load(w, j)), b.Load(dy, row, j)), b.Mul(b.Load(x, row, j), c)), dx, row, j));
+                b.For(head, j => b.Store(DxTerm(b, x, w, dy, row, j, r, c), dx, row, j));
             });
     }
+
+    /// <summary>
+    /// dx and dweight of the columns <paramref name="cols"/> (none of them parked): weights loaded once, then a
+    /// loop over the rows carrying one f64 sum per column.
+    /// </summary>
+    private static void ColumnsPass(LoopBuilder b, Value x, Value w, Value dy, Value dx, Value dw, long rows, Value[] cols)
+    {
+        var f64 = b.Ctx.F64;
+        var el = ((TensorType)dw.Type).Element;
+        var ws = cols.Select(col => b.Load(w, col)).ToArray();
+        var sums = b.For(b.I(0), b.I(rows), b.I(1), cols.Select(_ => b.C(0, f64)).ToArray(), (row, acc) =>
+        {
+            var r = b.Load(dx, row, b.I(0));
+            var c = b.Load(dx, row, b.I(1));
+            var r64 = b.Cast(r, f64);
+            var next = new Value[cols.Length];
+            for (int u = 0; u < cols.Length; u++)
+            {
+                var (xv, dyv) = (b.Load(x, row, cols[u]), b.Load(dy, row, cols[u]));
+                b.Store(b.Sub(b.Mul(b.Mul(r, ws[u]), dyv), b.Mul(xv, c)), dx, row, cols[u]);
+                next[u] = b.Add(acc[u], b.Mul(b.Mul(b.Cast(dyv, f64), b.Cast(xv, f64)), r64));
+            }
+            return next;
+        });
+        for (int u = 0; u < cols.Length; u++) b.Store(b.Cast(sums[u], el), dw, cols[u]);
+    }
+
+    /// <summary>dx[row, j] = r w[j] dy[row, j] - x[row, j] c (in T).</summary>
+    private static Value DxTerm(LoopBuilder b, Value x, Value w, Value dy, Value row, Value j, Value r, Value c) =>
+        b.Sub(b.Mul(b.Mul(r, b.Load(w, j)), b.Load(dy, row, j)), b.Mul(b.Load(x, row, j), c));
 
     /// <summary>c = r^3 / H * dot (f64).</summary>
     private static Value RmsC(LoopBuilder b, Value r, Value dot, long h) =>
@@ -258,8 +294,8 @@ internal static class NormLowering
         {
             var (x, y) = (v[0], v[1]);
             var first = b.Load(x, at(b.I(0)));
-            var m = Reduce(b, len, new[] { first }, j => new[] { b.Load(x, at(j)) }, (p, q) => b.Max(p, q))[0];
-            var sum = Reduce(b, len, new[] { b.C(0, f64) }, j =>
+            var m = Reduce(b, MaxLanes, len, new[] { first }, j => new[] { b.Load(x, at(j)) }, (p, q) => b.Max(p, q))[0];
+            var sum = Reduce(b, 1, len, new[] { b.C(0, f64) }, j =>
             {
                 var e = b.Exp(b.Sub(b.Load(x, at(j)), m));
                 b.Store(e, y, at(j));
@@ -278,7 +314,7 @@ internal static class NormLowering
         Rows(b, op, new[] { ins[0], ins[1], outs[0] }, (v, at, len) =>
         {
             var (y, dy, dx) = (v[0], v[1], v[2]);
-            var dot = Reduce(b, len, new[] { b.C(0, f64) }, j =>
+            var dot = Reduce(b, 1, len, new[] { b.C(0, f64) }, j =>
                 new[] { b.Mul(b.Cast(b.Load(y, at(j)), f64), b.Cast(b.Load(dy, at(j)), f64)) }, Add(b))[0];
             var dotT = b.Cast(dot, el);
             b.For(len, j => b.Store(b.Mul(b.Load(y, at(j)), b.Sub(b.Load(dy, at(j)), dotT)), dx, at(j)));
@@ -292,37 +328,37 @@ internal static class NormLowering
     /// <summary>
     /// Reductions over j in [0, <paramref name="n"/>): accumulator k starts at <paramref name="inits"/>[k] (an
     /// identity of <paramref name="combine"/>[k], or any element for max) and takes combine[k](acc, terms(j)[k]).
-    /// The main loop runs <see cref="Lanes"/> independent chains by steps of Lanes, a loop takes the remainder,
-    /// and the chains are combined pairwise at the end.
+    /// With <paramref name="lanes"/> &gt; 1 the main loop runs that many independent chains by steps of lanes,
+    /// a loop takes the remainder, and the chains are combined pairwise at the end; with 1, one loop.
     /// </summary>
-    private static Value[] Reduce(LoopBuilder b, long n, Value[] inits, Func<Value, Value[]> terms, params Func<Value, Value, Value>[] combine)
+    private static Value[] Reduce(LoopBuilder b, int lanes, long n, Value[] inits, Func<Value, Value[]> terms, params Func<Value, Value, Value>[] combine)
     {
         int k = inits.Length;
         var acc = inits;
-        long main = n - n % Lanes;
+        long main = n - n % lanes;
         if (main > 0)
         {
-            var all = b.For(b.I(0), b.I(main), b.I(Lanes), Enumerable.Range(0, Lanes).SelectMany(_ => inits).ToArray(), (iv, c) =>
+            var all = b.For(b.I(0), b.I(main), b.I(lanes), Enumerable.Range(0, lanes).SelectMany(_ => inits).ToArray(), (iv, c) =>
             {
-                var next = new Value[Lanes * k];
-                for (int u = 0; u < Lanes; u++)
+                var next = new Value[lanes * k];
+                for (int u = 0; u < lanes; u++)
                 {
                     var t = terms(u == 0 ? iv : b.Add(iv, b.I(u)));
                     for (int q = 0; q < k; q++) next[u * k + q] = combine[q](c[u * k + q], t[q]);
                 }
                 return next;
             });
-            var lanes = Enumerable.Range(0, Lanes).Select(u => all.Skip(u * k).Take(k).ToArray()).ToList();
-            while (lanes.Count > 1)
+            var chains = Enumerable.Range(0, lanes).Select(u => all.Skip(u * k).Take(k).ToArray()).ToList();
+            while (chains.Count > 1)
             {
                 var merged = new List<Value[]>();
-                for (int u = 0; u < lanes.Count; u += 2)
-                    merged.Add(u + 1 < lanes.Count
-                        ? Enumerable.Range(0, k).Select(q => combine[q](lanes[u][q], lanes[u + 1][q])).ToArray()
-                        : lanes[u]);
-                lanes = merged;
+                for (int u = 0; u < chains.Count; u += 2)
+                    merged.Add(u + 1 < chains.Count
+                        ? Enumerable.Range(0, k).Select(q => combine[q](chains[u][q], chains[u + 1][q])).ToArray()
+                        : chains[u]);
+                chains = merged;
             }
-            acc = lanes[0];
+            acc = chains[0];
         }
         if (main < n)
             acc = b.For(b.I(main), b.I(n), b.I(1), acc, (iv, c) =>
