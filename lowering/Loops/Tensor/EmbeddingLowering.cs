@@ -19,9 +19,10 @@ namespace AutoSpIR.Lowering.Loops.Tensor;
 /// each a sequential loop over the tokens in order adding the block of a token's row when its id is in
 /// the tile's chunk; so no two iterations write one element, and each element's sum is taken in
 /// row-major token order, as the interpreter's (in the element type).</item>
-/// <item>cross_entropy: sequential over the rows (the scalar sum is race-free), per counted row the
-/// max, then the sum of exp(z - max) in f64, then the loss; the loss sum and count carried in f64 and
-/// i64, the mean divided once at the end.</item>
+/// <item>cross_entropy: a parallel over the rows (b, s &lt; S - shift), per counted row the max, then the
+/// sum of exp(z - max) in f64, then the loss (f64) into a scratch buffer (0 for a row not counted);
+/// then one sequential loop summing the losses in row-major order (as the interpreter) and counting
+/// the counted rows, the mean divided once at the end.</item>
 /// <item>cross_entropy_grad: the count N first (sequential over the labels, mean only), then a
 /// parallel over the B * S rows: max, then the sum of exp storing each exp into the result row, then
 /// one pass scaling the row in place (one exp per element); rows not counted are zero.</item>
@@ -189,8 +190,9 @@ internal static class EmbeddingLowering
     }
 
     /// <summary>
-    /// Sequential over the rows (b, s &lt; S - shift): a counted row adds m + log(sum exp(z - m)) - z[t]
-    /// (in f64) to the total; "sum" stores the total, "mean" the total / count (NaN when none counts).
+    /// Parallel over the rows (b, s &lt; S - shift): a counted row's loss m + log(sum exp(z - m)) - z[t] (in
+    /// f64) into scratch; then sequentially the total of the losses and the count; "sum" stores the total,
+    /// "mean" the total / count (NaN when none counts).
     /// </summary>
     private static void CrossEntropy(LoopBuilder b, Operation op, Value[] ins, Value[] outs)
     {
@@ -208,14 +210,25 @@ internal static class EmbeddingLowering
         }
         var zeroF = b.C(0, f64);
         var (one, zeroI) = (b.I(1), b.I(0));
-        var final = b.For(b.I(0), b.I(batch), one, new[] { zeroF, zeroI }, (bi, acc0) =>
-            b.For(b.I(0), b.I(seq - shift), one, acc0, (s, acc) =>
-            {
-                var (t, counted) = Target(b, labels, bi, s, seq, shift, ignore, v, inSeq: null);
-                var (m, se) = RowStats(b, z, bi, s, b.Select(counted, b.I(v), zeroI), v);
-                var loss = b.Sub(b.Add(b.Cast(m, f64), b.Log(se)), b.Cast(b.Load(z, bi, s, t), f64));
-                return new[] { b.Add(acc[0], b.Select(counted, loss, zeroF)), b.Add(acc[1], b.Select(counted, one, zeroI)) };
-            }));
+        long len = seq - shift, rows = batch * len;
+        (Value Bi, Value S) Row(Value r) => batch == 1 ? (zeroI, r) : (b.Div(r, b.I(len)), b.Rem(r, b.I(len)));
+        // Every row's loss (0 when it does not count) into scratch, rows in parallel...
+        var losses = b.Scratch(b.Ctx.Tensor(new[] { rows }, f64));
+        b.Parallel(new[] { rows }, r =>
+        {
+            var (bi, s) = Row(r[0]);
+            var (t, counted) = Target(b, labels, bi, s, seq, shift, ignore, v, inSeq: null);
+            var (m, se) = RowStats(b, z, bi, s, b.Select(counted, b.I(v), zeroI), v);
+            var loss = b.Sub(b.Add(b.Cast(m, f64), b.Log(se)), b.Cast(b.Load(z, bi, s, t), f64));
+            b.Store(b.Select(counted, loss, zeroF), losses, r[0]);
+        });
+        // ...then summed in row-major order (as the interpreter; adding a 0 changes nothing) with the count.
+        var final = b.For(b.I(0), b.I(rows), one, new[] { zeroF, zeroI }, (r, acc) =>
+        {
+            var (bi, s) = Row(r);
+            var (_, counted) = Target(b, labels, bi, s, seq, shift, ignore, v, inSeq: null);
+            return new[] { b.Add(acc[0], b.Load(losses, r)), b.Add(acc[1], b.Select(counted, one, zeroI)) };
+        });
         var total = sum ? final[0] : b.Div(final[0], b.Cast(final[1], f64));
         b.Store(b.Cast(total, et), y);
     }

@@ -176,6 +176,17 @@ public class EmbeddingLoweringTests
         }
         """, t, inputs: new Dictionary<string, HostTensor> { ["labels"] = Labels("i64", 2, 67, 5003, -100, every: 9) });
 
+    [Theory]
+    [MemberData(nameof(Floats))]
+    public void CrossEntropyManyRowsOnThreads(string t) => Check("""
+        func.func @ce(%logits: tensor<3x233x257xT>, %labels: tensor<3x233xi32> {aspir.name = "labels"}) -> (tensor<T>, tensor<T>, tensor<T>) {
+          %a = tensor.cross_entropy %logits, %labels : (tensor<3x233x257xT>, tensor<3x233xi32>) -> tensor<T>
+          %b = tensor.cross_entropy %logits, %labels {reduction = "sum", shift = 0} : (tensor<3x233x257xT>, tensor<3x233xi32>) -> tensor<T>
+          %c = tensor.cross_entropy %logits, %labels {shift = 7} : (tensor<3x233x257xT>, tensor<3x233xi32>) -> tensor<T>
+          func.return %a, %b, %c : tensor<T>, tensor<T>, tensor<T>
+        }
+        """, t, inputs: new Dictionary<string, HostTensor> { ["labels"] = Labels("i32", 3, 233, 257, -100, every: 5) });
+
     // ------------------------------------------------------------------ cross_entropy_grad
 
     private const string CrossEntropyGradProgram = """
