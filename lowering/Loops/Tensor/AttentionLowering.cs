@@ -27,7 +27,7 @@ namespace AutoSpIR.Lowering.Loops.Tensor;
 /// room for two statistics) one nest per (b, g) runs the reference's row-by-row algorithm instead.
 /// </para>
 /// </summary>
-internal static class AttentionLowering
+internal static partial class AttentionLowering
 {
     public static readonly (string Op, OpLowering Lower)[] Rules =
     {
@@ -66,6 +66,11 @@ internal static class AttentionLowering
     {
         var sh = Shape.Of(op);
         var (q, k, v, o) = (b.Flat(ins[0]), b.Flat(ins[1]), b.Flat(ins[2]), b.Flat(outs[0]));
+        if (UseTiledForward(sh))
+        {
+            ForwardTiled(b, sh, q, k, v, o);
+            return;
+        }
         var et = sh.Elem;
         b.Parallel(new[] { sh.B * sh.Hq * sh.S }, ix =>
         {
@@ -106,6 +111,11 @@ internal static class AttentionLowering
         var sh = Shape.Of(op);
         var (q, k, v, dO) = (b.Flat(ins[0]), b.Flat(ins[1]), b.Flat(ins[2]), b.Flat(ins[3]));
         var (dq, dk, dv) = (b.Flat(outs[0]), b.Flat(outs[1]), b.Flat(outs[2]));
+        if (UseTiledBackward(sh))
+        {
+            BackwardTiled(b, sh, q, k, v, dO, dq, dk, dv);
+            return;
+        }
         if (sh.D < 2)
         {
             BackwardByGroup(b, sh, q, k, v, dO, dq, dk, dv);

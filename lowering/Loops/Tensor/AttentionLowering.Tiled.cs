@@ -1,0 +1,284 @@
+namespace AutoSpIR.Lowering.Loops.Tensor;
+
+/// <summary>
+/// The tiled (FlashAttention-2 style) lowerings of attention and attention_grad: tile products by
+/// <c>loop.gemm</c> (BLAS) on sub-matrices of one head (the rows of a head are strided by H*D in the
+/// [B, S, H, D] layout, a valid BLAS leading dimension), score tiles and row statistics in scratch memory.
+/// <para>
+/// Blocks: Bq query rows by Bk keys (<see cref="BlockSizes"/>; Bq = S when S is smaller, Bk = T likewise), so
+/// every GEMM has static sizes. A last partial block is replaced by the full block ending at the sequence end
+/// (rows r0 = min(ib, S - Bq), keys j0 = min(jb, T - Bk)); the rows or keys it repeats from the block before are
+/// masked out (keys j &lt; jb get no weight; rows i &lt; ib are neither written nor, in the backward, counted).
+/// </para>
+/// <para>
+/// Parallel loops run W = min(items, <see cref="Workers"/>) workers, worker w taking items w, w + W, ...; each
+/// worker owns one slice of every scratch buffer (so scratch is bounded by W, not by the item count), and the
+/// strided assignment (of items in zig-zag block order under causal) balances the causal work.
+/// </para>
+/// <para>
+/// Forward, one item per (batch, head, query block): per key block up to the causal limit S = Q K^T (GEMM into
+/// the worker's tile), scale, mask and online softmax per tile row (running max and sum per row in scratch),
+/// rescale the row of the output accumulator (scratch Bq x Dv), O += P V (GEMM, beta 1); last, the owned rows
+/// of o are the accumulator rows divided by the row sums.
+/// </para>
+/// <para>
+/// Backward: (A) the forward's pass per (batch, head, query block) gives every row's lse = m + log l and
+/// delta = dO . O (O recomputed in the accumulator) into two scratch vectors; (B) one item per (batch, key/value
+/// head g) owns dk and dv of g and dq of g's query heads (zeroed first, then accumulated by GEMMs with beta 1):
+/// per key block, per query head of the group, per query block from the causal start: S = Q K^T and
+/// dP = dO V^T (GEMMs), P = exp(scale S - lse) and dS = P (dP - delta) masked in place, then dV += P^T dO,
+/// dK += scale dS^T Q and dQ += scale dS K (GEMMs). (B) has only B * Hkv items, so with B * Hkv = 1 the per-row
+/// loop nests (<see cref="Backward"/>) are used instead.
+/// </para>
+/// </summary>
+internal static partial class AttentionLowering
+{
+    /// <summary>Most workers of a tiled parallel loop (scratch slices).</summary>
+    private const long Workers = 64;
+
+    /// <summary>
+    /// Query and key block sizes: 64 x 64, halved while Bq * Bk * max(D, Dv) exceeds 2^18 (OpenBLAS runs a GEMM of
+    /// at most that many multiply-adds on the calling thread; larger ones start its own thread pool, which the
+    /// OpenMP threads calling at once would oversubscribe and serialize on), clamped to S and T.
+    /// </summary>
+    private static (long Bq, long Bk) BlockSizes(Shape sh)
+    {
+        long bq = TileQ, bk = TileK, d = Math.Max(Math.Max(sh.D, sh.Dv), 1);
+        while (bq * bk * d > (1L << 18) && (bq > 8 || bk > 8))
+        {
+            if (bq >= bk) bq /= 2;
+            else bk /= 2;
+        }
+        return (Math.Min(bq, sh.S), Math.Min(bk, sh.T));
+    }
+
+    internal static long TileQ = 64, TileK = 64;
+
+    /// <summary>Whether the forward takes the tiled path (not for tiny problems, where BLAS calls cost more than they save).</summary>
+    private static bool UseTiledForward(Shape sh) => sh.S * sh.T >= 64;
+
+    /// <summary>Whether the backward takes the tiled path: it parallelizes over (batch, key/value head) only.</summary>
+    private static bool UseTiledBackward(Shape sh) => sh.B * sh.Hkv >= 2 && sh.S * sh.T >= 64;
+
+    /// <summary>
+    /// A parallel loop of <paramref name="items"/> items over min(items, Workers) workers; <paramref name="body"/>
+    /// gets the worker and the item.
+    /// </summary>
+    private static void Workshare(LoopBuilder b, long workers, long items, Action<Value, Value> body) =>
+        b.Parallel(new[] { workers }, w =>
+            b.For(w[0], b.I(items), b.I(workers), Array.Empty<Value>(), (item, _) => { body(w[0], item); return Array.Empty<Value>(); }));
+
+    /// <summary>Offset of row i of head h of batch bi in a [B, len, heads, width] tensor.</summary>
+    private static Value RowOffset(LoopBuilder b, Value bi, Value i, Value h, long len, long heads, long width) =>
+        b.Mul(b.Add(b.Mul(b.Add(b.Mul(bi, b.I(len)), i), b.I(heads)), h), b.I(width));
+
+    private sealed record Tiles(long Bq, long Bk, long Nq);
+
+    /// <summary>
+    /// The forward pass of one (batch, head, query block) item: the online softmax over its keys, leaving the
+    /// unnormalized output rows in <paramref name="acc"/> [Bq, Dv] at <paramref name="accOff"/> and the running max
+    /// and sum in <paramref name="ml"/> (m at mOff + r, l at mOff + Bq + r); returns (r0, ib): the first row of the
+    /// block as computed and the first row it owns.
+    /// </summary>
+    private static (Value R0, Value Ib) ForwardItem(LoopBuilder b, Shape sh, Tiles t, Value q, Value k, Value v,
+        Value bi, Value h, Value qb, Value tile, Value tileOff, Value acc, Value accOff, Value ml, Value mOff)
+    {
+        var et = sh.Elem;
+        long bq = t.Bq, bk = t.Bk;
+        var ib = b.Mul(qb, b.I(bq));
+        var r0 = b.Min(ib, b.I(sh.S - bq));
+        var g = sh.Group == 1 ? h : b.Div(h, b.I(sh.Group));
+        var zero = b.C(0, et);
+        var lowest = b.C(sh.Lowest, et);
+        var scale = b.C(sh.Scale, et);
+        b.For(bq, r =>
+        {
+            b.Store(lowest, ml, b.Add(mOff, r));
+            b.Store(zero, ml, b.Add(b.Add(mOff, b.I(bq)), r));
+        });
+        Fill(b, acc, accOff, bq * sh.Dv, zero);
+        // Keys attended by the block's last row: r0 + Bq - 1 + T - S, inclusive.
+        var kend = sh.Causal ? b.Add(r0, b.I(bq + sh.T - sh.S)) : b.I(sh.T);
+        var qOff = RowOffset(b, bi, r0, h, sh.S, sh.Hq, sh.D);
+        b.For(b.I(0), kend, b.I(bk), Array.Empty<Value>(), (jb, _) =>
+        {
+            var j0 = b.Min(jb, b.I(sh.T - bk));
+            b.Gemm(q, k, tile, qOff, RowOffset(b, bi, j0, g, sh.T, sh.Hkv, sh.D), tileOff,
+                bq, bk, sh.D, sh.Hq * sh.D, sh.Hkv * sh.D, bk, transA: false, transB: true);
+            var cmin = b.Sub(jb, j0);
+            b.For(bq, r =>
+            {
+                var rowOff = b.Add(tileOff, b.Mul(r, b.I(bk)));
+                // Column c is key j0 + c: valid iff c >= cmin and (causal) j0 + c <= r0 + r + T - S.
+                var cmax = sh.Causal ? b.Sub(b.Add(b.Add(r0, r), b.I(sh.T - sh.S)), j0) : b.I(bk - 1);
+                var mx = b.Fold(b.I(0), b.I(bk), lowest, (c, m) =>
+                {
+                    var at = b.Add(rowOff, c);
+                    var s = b.Mul(b.Load(tile, at), scale);
+                    s = b.Select(b.Cmp("sge", c, cmin), s, lowest);
+                    if (sh.Causal) s = b.Select(b.Cmp("sle", c, cmax), s, lowest);
+                    b.Store(s, tile, at);
+                    return b.Max(m, s);
+                });
+                var mAt = b.Add(mOff, r);
+                var lAt = b.Add(b.Add(mOff, b.I(bq)), r);
+                var mOld = b.Load(ml, mAt);
+                var mNew = b.Max(mOld, mx);
+                var alpha = b.Exp(b.Sub(mOld, mNew));
+                var sum = b.Fold(b.I(0), b.I(bk), zero, (c, l) =>
+                {
+                    var at = b.Add(rowOff, c);
+                    var p = b.Exp(b.Sub(b.Load(tile, at), mNew));
+                    b.Store(p, tile, at);
+                    return b.Add(l, p);
+                });
+                b.Store(b.Add(b.Mul(b.Load(ml, lAt), alpha), sum), ml, lAt);
+                b.Store(mNew, ml, mAt);
+                var accRow = b.Add(accOff, b.Mul(r, b.I(sh.Dv)));
+                b.For(sh.Dv, e =>
+                {
+                    var at = b.Add(accRow, e);
+                    b.Store(b.Mul(b.Load(acc, at), alpha), acc, at);
+                });
+            });
+            b.Gemm(tile, v, acc, tileOff, RowOffset(b, bi, j0, g, sh.T, sh.Hkv, sh.Dv), accOff,
+                bq, sh.Dv, bk, bk, sh.Hkv * sh.Dv, sh.Dv, transA: false, transB: false, beta: 1);
+            return Array.Empty<Value>();
+        });
+        return (r0, ib);
+    }
+
+    /// <summary>Per-worker scratch of the forward item: score tile, output accumulator, running max and sum.</summary>
+    private static (Value Tile, Value Acc, Value Ml) ForwardScratch(LoopBuilder b, Shape sh, Tiles t, long workers) =>
+        (b.Scratch(b.Ctx.Tensor(new[] { workers * t.Bq * t.Bk }, sh.Elem)),
+         b.Scratch(b.Ctx.Tensor(new[] { workers * t.Bq * sh.Dv }, sh.Elem)),
+         b.Scratch(b.Ctx.Tensor(new[] { workers * 2 * t.Bq }, sh.Elem)));
+
+    private static void ForwardTiled(LoopBuilder b, Shape sh, Value q, Value k, Value v, Value o)
+    {
+        var (bq, bk) = BlockSizes(sh);
+        var t = new Tiles(bq, bk, (sh.S + bq - 1) / bq);
+        long items = sh.B * sh.Hq * t.Nq, workers = Math.Min(items, Workers);
+        var (tile, acc, ml) = ForwardScratch(b, sh, t, workers);
+        Workshare(b, workers, items, (w, item) =>
+        {
+            var (bi, h, qb) = Position(b, item, sh.Hq, t.Nq, sh.Causal);
+            var accOff = b.Mul(w, b.I(bq * sh.Dv));
+            var mOff = b.Mul(w, b.I(2 * bq));
+            var (r0, ib) = ForwardItem(b, sh, t, q, k, v, bi, h, qb, tile, b.Mul(w, b.I(bq * bk)), acc, accOff, ml, mOff);
+            b.For(b.Sub(ib, r0), b.I(bq), b.I(1), Array.Empty<Value>(), (r, _) =>
+            {
+                var inv = b.Div(b.C(1, sh.Elem), b.Load(ml, b.Add(b.Add(mOff, b.I(bq)), r)));
+                var oo = RowOffset(b, bi, b.Add(r0, r), h, sh.S, sh.Hq, sh.Dv);
+                var accRow = b.Add(accOff, b.Mul(r, b.I(sh.Dv)));
+                b.For(sh.Dv, e => b.Store(b.Mul(b.Load(acc, b.Add(accRow, e)), inv), o, b.Add(oo, e)));
+                return Array.Empty<Value>();
+            });
+        });
+    }
+
+    private static void BackwardTiled(LoopBuilder b, Shape sh, Value q, Value k, Value v, Value dO, Value dq, Value dk, Value dv)
+    {
+        var et = sh.Elem;
+        var (bq, bk) = BlockSizes(sh);
+        var t = new Tiles(bq, bk, (sh.S + bq - 1) / bq);
+        long rows = sh.B * sh.Hq * sh.S;
+        // Row statistics, row (b, h, i) at (b * Hq + h) * S + i.
+        var lse = b.Scratch(b.Ctx.Tensor(new[] { rows }, et));
+        var delta = b.Scratch(b.Ctx.Tensor(new[] { rows }, et));
+        Value StatAt(Value bi, Value h, Value i) => b.Add(b.Mul(b.Add(b.Mul(bi, b.I(sh.Hq)), h), b.I(sh.S)), i);
+
+        // (A) lse and delta of every query row.
+        long items = sh.B * sh.Hq * t.Nq, workers = Math.Min(items, Workers);
+        var (tile, acc, ml) = ForwardScratch(b, sh, t, workers);
+        Workshare(b, workers, items, (w, item) =>
+        {
+            var (bi, h, qb) = Position(b, item, sh.Hq, t.Nq, sh.Causal);
+            var accOff = b.Mul(w, b.I(bq * sh.Dv));
+            var mOff = b.Mul(w, b.I(2 * bq));
+            var (r0, ib) = ForwardItem(b, sh, t, q, k, v, bi, h, qb, tile, b.Mul(w, b.I(bq * bk)), acc, accOff, ml, mOff);
+            b.For(b.Sub(ib, r0), b.I(bq), b.I(1), Array.Empty<Value>(), (r, _) =>
+            {
+                var i = b.Add(r0, r);
+                var m = b.Load(ml, b.Add(mOff, r));
+                var l = b.Load(ml, b.Add(b.Add(mOff, b.I(bq)), r));
+                var oo = RowOffset(b, bi, i, h, sh.S, sh.Hq, sh.Dv);
+                var accRow = b.Add(accOff, b.Mul(r, b.I(sh.Dv)));
+                var dot = b.Sum(sh.Dv, et, e => b.Mul(b.Load(dO, b.Add(oo, e)), b.Load(acc, b.Add(accRow, e))));
+                var at = StatAt(bi, h, i);
+                b.Store(b.Add(m, b.Log(l)), lse, at);
+                b.Store(b.Div(dot, l), delta, at);
+                return Array.Empty<Value>();
+            });
+        });
+
+        // (B) dq, dk, dv per (batch, key/value head).
+        long nk = (sh.T + bk - 1) / bk;
+        long kvItems = sh.B * sh.Hkv, kvWorkers = Math.Min(kvItems, Workers);
+        var pt = b.Scratch(b.Ctx.Tensor(new[] { kvWorkers * bq * bk }, et));
+        var dst = b.Scratch(b.Ctx.Tensor(new[] { kvWorkers * bq * bk }, et));
+        Workshare(b, kvWorkers, kvItems, (w, item) =>
+        {
+            var (bi, g) = (b.Div(item, b.I(sh.Hkv)), b.Rem(item, b.I(sh.Hkv)));
+            var zero = b.C(0, et);
+            var scale = b.C(sh.Scale, et);
+            var tileOff = b.Mul(w, b.I(bq * bk));
+            b.For(sh.T, j =>
+            {
+                Fill(b, dk, RowOffset(b, bi, j, g, sh.T, sh.Hkv, sh.D), sh.D, zero);
+                Fill(b, dv, RowOffset(b, bi, j, g, sh.T, sh.Hkv, sh.Dv), sh.Dv, zero);
+            });
+            b.For(sh.S, i => b.For(sh.Group, hh =>
+                Fill(b, dq, RowOffset(b, bi, i, b.Add(b.Mul(g, b.I(sh.Group)), hh), sh.S, sh.Hq, sh.D), sh.D, zero)));
+            b.For(nk, kbi =>
+            {
+                var kb = b.Mul(kbi, b.I(bk));
+                var j0 = b.Min(kb, b.I(sh.T - bk));
+                var kOff = RowOffset(b, bi, j0, g, sh.T, sh.Hkv, sh.D);
+                var vOff = RowOffset(b, bi, j0, g, sh.T, sh.Hkv, sh.Dv);
+                var cmin = b.Sub(kb, j0);
+                // Queries attending key kb or later: i >= kb - (T - S); their first block.
+                var ibStart = sh.Causal
+                    ? b.Mul(b.Div(b.Max(b.Sub(kb, b.I(sh.T - sh.S)), b.I(0)), b.I(bq)), b.I(bq))
+                    : b.I(0);
+                b.For(sh.Group, hh =>
+                {
+                    var h = b.Add(b.Mul(g, b.I(sh.Group)), hh);
+                    b.For(ibStart, b.I(sh.S), b.I(bq), Array.Empty<Value>(), (ib, _) =>
+                    {
+                        var r0 = b.Min(ib, b.I(sh.S - bq));
+                        var qOff = RowOffset(b, bi, r0, h, sh.S, sh.Hq, sh.D);
+                        var oOff = RowOffset(b, bi, r0, h, sh.S, sh.Hq, sh.Dv);
+                        b.Gemm(q, k, pt, qOff, kOff, tileOff, bq, bk, sh.D, sh.Hq * sh.D, sh.Hkv * sh.D, bk, false, true);
+                        b.Gemm(dO, v, dst, oOff, vOff, tileOff, bq, bk, sh.Dv, sh.Hq * sh.Dv, sh.Hkv * sh.Dv, bk, false, true);
+                        var rmin = b.Sub(ib, r0);
+                        b.For(bq, r =>
+                        {
+                            var i = b.Add(r0, r);
+                            var at0 = StatAt(bi, h, i);
+                            var rowLse = b.Load(lse, at0);
+                            var rowDelta = b.Load(delta, at0);
+                            // Valid columns c in [cmin, cmax]; rows before ib (repeated from the block before) none.
+                            var cmax = sh.Causal ? b.Sub(b.Add(i, b.I(sh.T - sh.S)), j0) : b.I(bk - 1);
+                            cmax = b.Select(b.Cmp("sge", r, rmin), cmax, b.I(-1));
+                            var rowOff = b.Add(tileOff, b.Mul(r, b.I(bk)));
+                            b.For(bk, c =>
+                            {
+                                var at = b.Add(rowOff, c);
+                                var p = b.Exp(b.Sub(b.Mul(b.Load(pt, at), scale), rowLse));
+                                p = b.Select(b.Cmp("sge", c, cmin), p, zero);
+                                p = b.Select(b.Cmp("sle", c, cmax), p, zero);
+                                b.Store(p, pt, at);
+                                b.Store(b.Mul(p, b.Sub(b.Load(dst, at), rowDelta)), dst, at);
+                            });
+                        });
+                        b.Gemm(pt, dO, dv, tileOff, oOff, vOff, bk, sh.Dv, bq, bk, sh.Hq * sh.Dv, sh.Hkv * sh.Dv, true, false, beta: 1);
+                        b.Gemm(dst, q, dk, tileOff, qOff, kOff, bk, sh.D, bq, bk, sh.Hq * sh.D, sh.Hkv * sh.D, true, false, alpha: sh.Scale, beta: 1);
+                        b.Gemm(dst, k, dq, tileOff, kOff, qOff, bq, sh.D, bk, bk, sh.Hkv * sh.D, sh.Hq * sh.D, false, false, alpha: sh.Scale, beta: 1);
+                        return Array.Empty<Value>();
+                    });
+                });
+            });
+        });
+    }
+}
