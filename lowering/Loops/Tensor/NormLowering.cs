@@ -125,12 +125,10 @@ internal static class NormLowering
         if (chunks > 0)
             b.Parallel(new[] { chunks }, iv =>
             {
-                var h0 = b.Add(b.Mul(iv[0], b.I(DwChunk)), b.I(head));
-                var cols = Enumerable.Range(0, DwChunk).Select(u => u == 0 ? h0 : b.Add(h0, b.I(u))).ToArray();
-                ColumnsPass(b, x, w, dy, dx, dw, rows, cols);
+                ColumnsPass(b, x, w, dy, dx, dw, rows, b.Add(b.Mul(iv[0], b.I(DwChunk)), b.I(head)), DwChunk);
             });
         if (rest > 0)
-            b.Parallel(new[] { rest }, iv => ColumnsPass(b, x, w, dy, dx, dw, rows, new[] { b.Add(iv[0], b.I(head + chunks * DwChunk)) }));
+            b.Parallel(new[] { rest }, iv => ColumnsPass(b, x, w, dy, dx, dw, rows, b.Add(iv[0], b.I(head + chunks * DwChunk)), 1));
 
         // Phase 3a: dweight of the head columns (reading the parked values, writing none).
         b.Parallel(new[] { head }, iv =>
@@ -160,29 +158,29 @@ internal static class NormLowering
     }
 
     /// <summary>
-    /// dx and dweight of the columns <paramref name="cols"/> (none of them parked): weights loaded once, then a
-    /// loop over the rows carrying one f64 sum per column.
+    /// dx and dweight of the <paramref name="count"/> columns from <paramref name="h0"/> (none of them parked):
+    /// a loop over the rows carrying one f64 sum per column. Each row writes dx
+    /// with an inner loop over the columns (contiguous), which also keeps LLVM from vectorizing the row loop
+    /// (strided gathers and scatters) instead of the columns.
     /// </summary>
-    private static void ColumnsPass(LoopBuilder b, Value x, Value w, Value dy, Value dx, Value dw, long rows, Value[] cols)
+    private static void ColumnsPass(LoopBuilder b, Value x, Value w, Value dy, Value dx, Value dw, long rows, Value h0, int count)
     {
         var f64 = b.Ctx.F64;
         var el = ((TensorType)dw.Type).Element;
-        var ws = cols.Select(col => b.Load(w, col)).ToArray();
+        var cols = Enumerable.Range(0, count).Select(u => u == 0 ? h0 : b.Add(h0, b.I(u))).ToArray();
         var sums = b.For(b.I(0), b.I(rows), b.I(1), cols.Select(_ => b.C(0, f64)).ToArray(), (row, acc) =>
         {
             var r = b.Load(dx, row, b.I(0));
             var c = b.Load(dx, row, b.I(1));
-            var r64 = b.Cast(r, f64);
-            var next = new Value[cols.Length];
-            for (int u = 0; u < cols.Length; u++)
+            b.For(count, u =>
             {
-                var (xv, dyv) = (b.Load(x, row, cols[u]), b.Load(dy, row, cols[u]));
-                b.Store(b.Sub(b.Mul(b.Mul(r, ws[u]), dyv), b.Mul(xv, c)), dx, row, cols[u]);
-                next[u] = b.Add(acc[u], b.Mul(b.Mul(b.Cast(dyv, f64), b.Cast(xv, f64)), r64));
-            }
-            return next;
+                var col = b.Add(h0, u);
+                b.Store(DxTerm(b, x, w, dy, row, col, r, c), dx, row, col);
+            });
+            var r64 = b.Cast(r, f64);
+            return Enumerable.Range(0, count).Select(u => b.Add(acc[u], DwTerm(b, x, dy, row, cols[u], r64))).ToArray();
         });
-        for (int u = 0; u < cols.Length; u++) b.Store(b.Cast(sums[u], el), dw, cols[u]);
+        for (int u = 0; u < count; u++) b.Store(b.Cast(sums[u], el), dw, cols[u]);
     }
 
     /// <summary>dx[row, j] = r w[j] dy[row, j] - x[row, j] c (in T).</summary>
