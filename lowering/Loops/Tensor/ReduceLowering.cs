@@ -8,11 +8,12 @@ namespace AutoSpIR.Lowering.Loops.Tensor;
 /// The operand is first viewed without size-1 dimensions and with adjacent reduced (or kept) dimensions merged.
 /// A reduction is a <c>loop.parallel</c> over its outputs (the kept dimensions) with sequential <c>loop.for</c>
 /// nests over the reduced dimensions inside, in operand order (so a reduced last dimension is read
-/// contiguously). When the last dimension is kept, each parallel iteration takes a tile of up to 8 adjacent
-/// outputs along it and carries one accumulator per column, so every step of the reduced loops reads 8
-/// contiguous elements (column sums of a [rows, n] matrix walk its rows, not its columns). When the last
-/// dimension is reduced and long, 8 partial accumulators over interleaved elements break the add chain, then
-/// are combined. f32 sums accumulate in f64 (the interpreter sums in double and rounds once); maxima are
+/// contiguously; a float sum there is a loop LLVM vectorizes and reassociates, convert-to-llvm marking it). When
+/// the last dimension is kept, each parallel iteration takes a tile of a cache line of adjacent outputs along it
+/// (16 f32, 8 f64) and carries one accumulator per column, so every step of the reduced loops reads a line
+/// (column sums of a [rows, n] matrix walk its rows, not its columns). A max over a long reduced last dimension
+/// (selects, which LLVM does not vectorize) keeps 8 partial maxima over interleaved elements, then combines them.
+/// f32 sums accumulate in f64 (the interpreter sums in double and rounds once); maxima are
 /// exact in the element type.
 /// </para>
 /// <para>
@@ -35,8 +36,11 @@ internal static class ReduceLowering
 
     private enum Kind { Sum, Mean, Max }
 
-    /// <summary>Outputs per tile along a kept last dimension; partial accumulators along a reduced last dimension.</summary>
-    private const int Tile = 8, Lanes = 8;
+    /// <summary>Partial accumulators along a reduced last dimension (max).</summary>
+    private const int Lanes = 8;
+
+    /// <summary>Outputs per tile along a kept last dimension: a 64-byte cache line of elements (16 f32, 8 f64).</summary>
+    private static int TileOf(ScalarType t) => t.Kind == ScalarKind.F32 ? 16 : 8;
 
     private static void Reduce(LoopBuilder b, Operation op, Value[] ins, Value[] outs, Kind kind)
     {
@@ -49,11 +53,12 @@ internal static class ReduceLowering
         for (int d = 0; d < shape.Length; d++) if (red[d]) len *= shape[d];
         var y = b.Reinterpret(outs[0], OutShape(shape, red));
         Func<Value, Value, Value> combine = kind == Kind.Max ? (m, v) => MaxNaN(b, m, v) : b.Add;
-        Groups(b, shape, red, g =>
+        Groups(b, shape, red, TileOf(elem), g =>
         {
             var init = kind == Kind.Max ? b.C(double.NegativeInfinity, acc) : b.C(0, acc);
-            var res = g.Loop(Enumerable.Repeat(init, g.Width).ToArray(),
-                (xi, a) => a.Select((s, w) => combine(s, b.Cast(b.Load(x, xi(w)), acc))).ToArray(), combine);
+            // Split accumulators only for max: LLVM vectorizes (and reassociates) a float sum itself, not the NaN-aware max.
+        var res = g.Loop(Enumerable.Repeat(init, g.Width).ToArray(),
+                (xi, a) => a.Select((s, w) => combine(s, b.Cast(b.Load(x, xi(w)), acc))).ToArray(), kind == Kind.Max ? combine : null);
             for (int w = 0; w < g.Width; w++)
             {
                 var v = kind == Kind.Mean ? b.Div(res[w], b.C(len, acc)) : res[w];
@@ -74,7 +79,7 @@ internal static class ReduceLowering
         var elem = xt.Element;
         var outShape = OutShape(shape, red);
         var (y, dy) = (b.Reinterpret(ins[1], outShape), b.Reinterpret(ins[2], outShape));
-        Groups(b, shape, red, g =>
+        Groups(b, shape, red, TileOf(elem), g =>
         {
             var (t, f) = (Bool(b, true), Bool(b, false));
             var ys = new Value[g.Width];
@@ -180,9 +185,9 @@ internal static class ReduceLowering
 
     /// <summary>
     /// Emits the parallel nests over the outputs of a reduction of <paramref name="shape"/> over <paramref name="red"/>:
-    /// tiles of <see cref="Tile"/> columns along a kept last dimension (and one of the remainder), else one output each.
+    /// tiles of <paramref name="tile"/> columns along a kept last dimension (and one of the remainder), else one output each.
     /// </summary>
-    private static void Groups(LoopBuilder b, long[] shape, bool[] red, Action<Group> body)
+    private static void Groups(LoopBuilder b, long[] shape, bool[] red, int tile, Action<Group> body)
     {
         int r = shape.Length;
         var kept = Enumerable.Range(0, r).Where(d => !red[d]).ToArray();
@@ -190,7 +195,7 @@ internal static class ReduceLowering
         if (kept.Any(d => shape[d] == 0)) return;   // no outputs
         bool tiled = r > 0 && !red[r - 1];
         long last = tiled ? shape[r - 1] : 1;
-        int width = tiled ? (int)Math.Min(Tile, last) : 1;
+        int width = tiled ? (int)Math.Min(tile, last) : 1;
 
         void Emit(int w0, long tiles, long start)
         {
