@@ -216,7 +216,9 @@ public sealed unsafe partial class ConvertToLlvm
             case "maxsi": return LlvmApi.BuildSelect(_b, LlvmApi.BuildICmp(_b, LLVMIntPredicate.IntSGT, A(0), A(1), ""), A(0), A(1), "");
             case "minsi": return LlvmApi.BuildSelect(_b, LlvmApi.BuildICmp(_b, LLVMIntPredicate.IntSLT, A(0), A(1), ""), A(0), A(1), "");
             case "negf": return LlvmApi.BuildFNeg(_b, A(0), "");
-            case "exp": return _target == GpuTarget.None ? Intrinsic("llvm.exp", rt!, A(0)) : DeviceMath(op, "exp", rt!, A(0));
+            case "exp":
+                if (_target != GpuTarget.None) return DeviceMath(op, "exp", rt!, A(0));
+                return rt!.Kind == ScalarKind.F32 ? ExpF32(rt, A(0)) : Intrinsic("llvm.exp", rt, A(0));
             case "log": return _target == GpuTarget.None ? Intrinsic("llvm.log", rt!, A(0)) : DeviceMath(op, "log", rt!, A(0));
             case "sqrt": return Intrinsic("llvm.sqrt", rt!, A(0));
             case "rsqrt": return LlvmApi.BuildFDiv(_b, LlvmApi.ConstReal(Scalar(rt!), 1.0), Intrinsic("llvm.sqrt", rt!, A(0)), "");
@@ -241,6 +243,31 @@ public sealed unsafe partial class ConvertToLlvm
             case "cast": return Cast(A(0), (ScalarType)op.Operand(0).Type, rt!);
         }
         throw new LoweringException(op.Location, $"convert-to-llvm: cannot translate '{op.Name}'");
+    }
+
+    /// <summary>
+    /// e^x in f32 inline, so that loops with exps vectorize (libm's expf is a call per element): Cephes' expf.
+    /// x = n ln 2 + r with n = round(x log2 e) and r in [-ln2/2, ln2/2] (ln 2 split in two for exactness),
+    /// e^r by its degree-7 minimax polynomial, 2^n by building the exponent bits. Relative error below 2e-7;
+    /// above 88.72 it is +inf, below -87.33 0 (no subnormals), NaN stays NaN.
+    /// </summary>
+    private LLVMValueRef ExpF32(ScalarType f32, LLVMValueRef x)
+    {
+        var f = _f32;
+        LLVMValueRef C(double v) => LlvmApi.ConstReal(f, v);
+        LLVMValueRef Fma(LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) => Intrinsic("llvm.fmuladd", f32, a, b, c);
+        var clamped = Intrinsic("llvm.minnum", f32, Intrinsic("llvm.maxnum", f32, x, C(-87.33)), C(88.72));
+        var n = Intrinsic("llvm.floor", f32, Fma(clamped, C(1.4426950408889634), C(0.5)));
+        var r = Fma(n, C(2.12194440e-4), Fma(n, C(-0.693359375), clamped));
+        var p = C(1.9875691500e-4);
+        foreach (var c in new[] { 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1 })
+            p = Fma(p, r, C(c));
+        var er = LlvmApi.BuildFAdd(_b, Fma(p, LlvmApi.BuildFMul(_b, r, r, ""), r), C(1), "");
+        var bits = LlvmApi.BuildShl(_b, LlvmApi.BuildAdd(_b, LlvmApi.BuildFPToSI(_b, n, _i32, ""), I32(127), ""), I32(23), "");
+        var y = LlvmApi.BuildFMul(_b, er, LlvmApi.BuildBitCast(_b, bits, f, ""), "");
+        y = LlvmApi.BuildSelect(_b, LlvmApi.BuildFCmp(_b, LLVMRealPredicate.RealOLT, x, C(-87.33), ""), C(0), y, "");
+        y = LlvmApi.BuildSelect(_b, LlvmApi.BuildFCmp(_b, LLVMRealPredicate.RealOGT, x, C(88.72), ""), C(double.PositiveInfinity), y, "");
+        return LlvmApi.BuildSelect(_b, LlvmApi.BuildFCmp(_b, LLVMRealPredicate.RealUNO, x, x, ""), x, y, "");
     }
 
     private LLVMValueRef Cast(LLVMValueRef x, ScalarType from, ScalarType to)

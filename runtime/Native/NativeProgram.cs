@@ -66,6 +66,7 @@ public sealed unsafe class NativeProgram : IDisposable
         }
         NativeSymbols.EnsureLoaded();
         var ctx = LlvmContext.CreateThreadSafe();
+        LlvmDiagnostics.Quiet(ctx);
         try
         {
             var module = new LlvmModule(ctx, FuncDialect.SymName(loops));
@@ -122,6 +123,7 @@ public sealed unsafe class NativeProgram : IDisposable
         for (int i = 0; i < args.Count; i++)
             if (!Interpreter.SameType(args[i].Type, _argTypes[i]))
                 throw new ArgumentException($"argument #{i} of @{_lowered.Symbol} has type {args[i].Type}, but the function expects {_argTypes[i]}", nameof(args));
+        if (comm is not null) CheckMeshes(comm.Size);
         var clock = Stopwatch.StartNew();
         long size = Math.Max(_lowered.ArenaSize, 64);
         var arena = (byte*)NativeMemory.AlignedAlloc((nuint)size, 64);

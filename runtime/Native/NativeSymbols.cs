@@ -9,7 +9,7 @@ namespace AutoSpIR.Runtime.Native;
 /// <c>omp_get_num_threads</c> from libgomp (Debian's libgomp1), and <c>aspir_host</c>, <c>aspir_profile</c> (<see cref="NativeProgram"/>).
 /// libm's functions come from the process. A missing library is an error saying which package to install.
 /// </summary>
-internal static unsafe class NativeSymbols
+internal static unsafe partial class NativeSymbols
 {
     private static readonly Lazy<(string Name, nint Address)[]> s_symbols = new(Load);
 
@@ -23,6 +23,10 @@ internal static unsafe class NativeSymbols
     private static (string, nint)[] Load()
     {
         var blas = Open(Blas.LibraryName, "libopenblas0-pthread");
+        // Idle OpenMP threads sleep instead of spinning (unless the user chose): spinning threads starve the other
+        // ranks' threads and OpenBLAS's on a machine with few cores (a step of the tiny Llama went from 3 ms to
+        // 0.4-1 s on 2 loaded cores). libgomp reads the variable when it loads, so it is set in the C environment.
+        if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null) _ = setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
         var gomp = Open("libgomp.so.1", "libgomp1");
         return new (string, nint)[]
         {
@@ -35,6 +39,9 @@ internal static unsafe class NativeSymbols
             ("aspir_profile", (nint)(delegate* unmanaged<nint, long, void>)&NativeProgram.Profile),
         };
     }
+
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int setenv(string name, string value, int overwrite);
 
     private static nint Open(string library, string package) =>
         NativeLibrary.TryLoad(library, out var handle) ? handle

@@ -4,6 +4,7 @@ using AutoSpIR.Dialects.Func;
 using AutoSpIR.Grammar;
 using AutoSpIR.Runtime;
 using AutoSpIR.Runtime.Comm;
+using AutoSpIR.Runtime.Native;
 using AutoSpIR.Tools;
 
 // autosp-run: run a function of an .aspir program on the reference interpreter, with
@@ -29,8 +30,11 @@ internal static class RunTool
                           + "the global shape is aspir.global_shape = [..] when given, else the local shape times the shard counts. With --backend mpi the number of processes is the number of ranks (--ranks, if given, must equal it)", defaultValue: "1");
         cl.Value("backend", "how ranks communicate: 'threads' (one process, --ranks threads, in-process collectives), "
                             + "'mpi' (one process per rank under Open MPI's mpirun: every process reads the same files, runs its rank, rank 0 gathers the results and alone writes --out, --report, --compare), "
-                            + "'native' (not built yet), 'nccl' / 'rccl' (need the library and a GPU; the GPU data path is not implemented)", defaultValue: "threads");
-        cl.Value("executor", "what runs each rank's program: 'interp' (the reference interpreter) or 'native' (not built yet)", defaultValue: "interp");
+                            + "'native' (the threads backend with the native executor: the program JIT-compiled for this CPU), 'nccl' / 'rccl' (need the library and a GPU; the GPU data path is not implemented)", defaultValue: "threads");
+        cl.Value("executor", "what runs each rank's program: 'interp' (the reference interpreter) or 'native' (bufferize, memory-plan, convert-tensor-to-loops, convert-to-llvm, LLVM -O3 for this CPU, ORC JIT; "
+                             + "OpenBLAS GEMMs, OpenMP threads: OMP_NUM_THREADS, default one per core); default: native for --backend native and mpi, interp for threads");
+        cl.Value("repeat", "native executor: run the step N times (after compiling once) and report the time of each and the best; the results are the last run's", defaultValue: "1");
+        cl.Flag("profile", "native executor: time every source op (summed over ranks and runs) and print the costliest, by op and by location");
         cl.Value("timeout", "seconds a rank waits in a collective for the others before the run fails (default 60)");
         cl.Flag("init-opt-state", "optimizer state arguments (aspir.opt_state: '<param>.exp_avg', '<param>.exp_avg_sq') missing from --params start at zero, a master copy ('<param>.master') at the parameter converted to its type (the first step)");
         cl.Value("compare", "compare the results with the tensors of the same names in this file (e.g. PyTorch's), and fail above --rtol");
@@ -44,7 +48,7 @@ internal static class RunTool
 
         // ---------------------------------------------------------------- backend and executor
         var backend = cl.Get("backend")!;
-        var executorName = cl.Get("executor")!;
+        var executorName = cl.Has("executor") ? cl.Get("executor")! : backend is "native" or "mpi" ? "native" : "interp";
         if (backend is not ("threads" or "native" or "mpi" or "nccl" or "rccl"))
         {
             Console.Error.WriteLine($"{Tool}: error: --backend is threads, native, mpi, nccl or rccl, not '{backend}'");
@@ -63,8 +67,9 @@ internal static class RunTool
         IRankExecutor executor;
         try
         {
-            executor = RankExecutors.Create(executorName);
-            if (backend == "native") RankExecutors.NativeBackend();
+            executor = RankExecutors.Create(executorName, cl.GetFlag("profile"));
+            if (backend == "native" && executor is not NativeExecutor)
+                throw new ArgumentException("--backend native runs the native executor; for the interpreter use --backend threads");
             if (backend is "nccl" or "rccl") _ = new NcclCommunicator(backend == "nccl" ? GpuCollectives.Nccl : GpuCollectives.Rccl, 0, 1);
         }
         catch (Exception e) when (e is BackendUnavailableException or NotSupportedException or ArgumentException)
@@ -105,21 +110,31 @@ internal static class RunTool
             var arguments = LoadArguments(cl, func);
             if (!int.TryParse(cl.Get("ranks"), NumberStyles.None, CultureInfo.InvariantCulture, out var ranks) || ranks < 1)
                 throw new ArgumentException($"--ranks takes a positive number, not '{cl.Get("ranks")}'");
-            RunResult result;
-            HostTensor[] results;
-            if (ranks == 1 && executor is InterpreterExecutor)
+            if (!int.TryParse(cl.Get("repeat"), NumberStyles.None, CultureInfo.InvariantCulture, out var repeat) || repeat < 1)
+                throw new ArgumentException($"--repeat takes a positive number, not '{cl.Get("repeat")}'");
+            if (repeat > 1 && executor is not NativeExecutor) throw new ArgumentException("--repeat times the native executor (--backend native)");
+            if (cl.GetFlag("profile") && executor is not NativeExecutor) throw new ArgumentException("--profile profiles the native executor (--backend native)");
+            RunResult result = null!;
+            HostTensor[] results = null!;
+            var times = new List<TimeSpan>();
+            for (int run = 0; run < repeat; run++)
             {
-                result = Interpreter.Run(func, arguments);
-                results = result.Results;
+                if (ranks == 1 && executor is InterpreterExecutor)
+                {
+                    result = Interpreter.Run(func, arguments);
+                    results = result.Results;
+                }
+                else
+                {
+                    var perRank = executor is InterpreterExecutor
+                        ? Interpreter.RunSpmd(func, ranks, r => SpmdIO.ArgumentsOf(func, arguments, r), timeout)
+                        : RunOnThreads(func, ranks, arguments, executor, timeout);
+                    results = SpmdIO.Assemble(func, perRank);
+                    result = Combined(results, perRank);
+                }
+                times.Add(result.Elapsed);
             }
-            else
-            {
-                var perRank = executor is InterpreterExecutor
-                    ? Interpreter.RunSpmd(func, ranks, r => SpmdIO.ArgumentsOf(func, arguments, r), timeout)
-                    : RunOnThreads(func, ranks, arguments, executor, timeout);
-                results = SpmdIO.Assemble(func, perRank);
-                result = Combined(results, perRank);
-            }
+            if (executor is NativeExecutor native && cl.GetFlag("report")) native.Report(Console.Out, times);
             return Finish(cl, func, result, results);
         }
         catch (Exception e) when (ErrorLine(e, "") is { } line)
@@ -365,7 +380,8 @@ internal static class RunTool
                           $"peak memory {result.PeakBytes.ToString("N0", ci)} bytes ({(result.PeakBytes / 1048576.0).ToString("F2", ci)} MiB)" +
                           (result.BytesSent > 0 ? $" per rank (the largest), {result.BytesSent.ToString("N0", ci)} bytes sent by the busiest rank" : ""));
         if (result.ArenaPeakBytes > 0)
-            Console.WriteLine($"  planned run: arena high-water mark {result.ArenaPeakBytes.ToString("N0", ci)} bytes per rank (mem.arena_size {((func.GetAttr("mem.arena_size") as IntegerAttr)?.Value ?? -1).ToString("N0", ci)})");
+            Console.WriteLine($"  planned run: arena high-water mark {result.ArenaPeakBytes.ToString("N0", ci)} bytes per rank" +
+                              (func.GetAttr("mem.arena_size") is IntegerAttr arena ? $" (mem.arena_size {arena.Value.ToString("N0", ci)})" : " (the native code's arena: the memory plan's, plus the ops' scratch)"));
         foreach (var (name, t) in outputs.Where(o => o.T.Type.Rank == 0))
             Console.WriteLine($"  {name} = {t.Get(0).ToString("R", ci)}");
     }
@@ -392,25 +408,54 @@ internal sealed class InterpreterExecutor : IRankExecutor
     public RunResult Run(Operation func, IReadOnlyList<HostTensor> args, ICommunicator comm) => Interpreter.RunRank(func, args, comm);
 }
 
+/// <summary>
+/// The native executor (<see cref="NativeProgram"/>): the rank program is compiled once, on first use, and the
+/// one JIT'd function runs every rank (threads) or this process's rank (mpi).
+/// </summary>
+internal sealed class NativeExecutor(bool profile) : IRankExecutor
+{
+    private readonly object _lock = new();
+    private NativeProgram? _program;
+    private TimeSpan _compile;
+    private readonly NativeProfile? _profile = profile ? new NativeProfile() : null;
+
+    public string Name => "native";
+
+    public RunResult Run(Operation func, IReadOnlyList<HostTensor> args, ICommunicator comm) => Program(func).Run(args, comm, profile: _profile);
+
+    private NativeProgram Program(Operation func)
+    {
+        lock (_lock)
+        {
+            if (_program is null)
+            {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                _program = NativeProgram.Compile(func, profile: _profile is not null);
+                _compile = clock.Elapsed;
+            }
+            return _program;
+        }
+    }
+
+    /// <summary>--report's native lines: compile time, each run's time and the best, and the profile.</summary>
+    public void Report(TextWriter w, IReadOnlyList<TimeSpan> runs)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        w.WriteLine($"native: compiled in {_compile.TotalSeconds.ToString("F2", ci)} s; {runs.Count} run{(runs.Count == 1 ? "" : "s")}: " +
+                    $"{string.Join(" ", runs.Select(t => t.TotalSeconds.ToString("F3", ci)))} s; best {runs.Min().TotalSeconds.ToString("F3", ci)} s");
+        _profile?.Report(w);
+    }
+}
+
 internal static class RankExecutors
 {
-    // ---------------------------------------------------------------------------------------------
-    // THE NATIVE EXECUTOR PLUGS IN HERE (and only here): replace the two throws below with the native
-    // executor (an IRankExecutor for --executor native) and what --backend native means.
-    // ---------------------------------------------------------------------------------------------
-    public const string NativeNotBuilt = "the native executor is not built yet";
-
-    /// <summary>The executor named by --executor (an ArgumentException for an unknown or unbuilt one).</summary>
-    public static IRankExecutor Create(string name) => name switch
+    /// <summary>The executor named by --executor (an ArgumentException for an unknown one).</summary>
+    public static IRankExecutor Create(string name, bool profile = false) => name switch
     {
         "interp" => new InterpreterExecutor(),
-        "native" => throw new NotSupportedException(NativeNotBuilt),
+        "native" => new NativeExecutor(profile),
         _ => throw new ArgumentException($"--executor is interp or native, not '{name}'"),
     };
-
-    /// <summary>--backend native.</summary>
-    public static void NativeBackend() => throw new NotSupportedException(NativeNotBuilt);
-    // ---------------------------------------------------------------------------------------------
 }
 
 /// <summary>A failure injected by AUTOSP_FAIL_RANK (tests of the failure protocol).</summary>

@@ -75,6 +75,7 @@ internal static class TranslateTool
             AutoSpIR.Lowering.Llvm.Targets.InitializeAll();
             using var tm = TargetMachine.Create(target.Triple, cpu == "native" ? TargetMachine.Host().Cpu : cpu, target.Features);
             using var llctx = new LlvmContext();
+            LlvmDiagnostics.Quiet(llctx);
             if (targetName == "x86-64")
             {
                 using var m = new LlvmModule(llctx, FuncDialect.SymName(func));

@@ -104,7 +104,7 @@ public class MpiBackendTests(MpiPrograms programs) : IClassFixture<MpiPrograms>
         var data = "--params data.safetensors --inputs data.safetensors";
         var (code, stdout, stderr) = Repo.Bash($"{Run} sp4.aspir {data} --ranks 4 --out threads.safetensors", Dir, Limit);
         Assert.True(code == 0, stdout + stderr);
-        (code, stdout, stderr) = Repo.Bash($"{Mpirun(4)} {Run} sp4.aspir {data} --backend mpi --out mpi.safetensors --report", Dir, Limit);
+        (code, stdout, stderr) = Repo.Bash($"{Mpirun(4)} {Run} sp4.aspir {data} --backend mpi --executor interp --out mpi.safetensors --report", Dir, Limit);
         Assert.True(code == 0, stdout + stderr);
         AssertSameBits(Path.Combine(Dir, "threads.safetensors"), Path.Combine(Dir, "mpi.safetensors"));
         Assert.Equal(22, SafetensorsFile.Read(Path.Combine(Dir, "mpi.safetensors")).Count);   // loss and 21 gradients
@@ -119,7 +119,7 @@ public class MpiBackendTests(MpiPrograms programs) : IClassFixture<MpiPrograms>
         var data = "--params data.safetensors --inputs data.safetensors";
         var (code, stdout, stderr) = Repo.Bash($"{Run} joint.aspir {data} --out one.safetensors", Dir, Limit);
         Assert.True(code == 0, stdout + stderr);
-        (code, stdout, stderr) = Repo.Bash($"{Mpirun(1)} {Run} joint.aspir {data} --backend mpi --ranks 1 --out one-mpi.safetensors", Dir, Limit);
+        (code, stdout, stderr) = Repo.Bash($"{Mpirun(1)} {Run} joint.aspir {data} --backend mpi --executor interp --ranks 1 --out one-mpi.safetensors", Dir, Limit);
         Assert.True(code == 0, stdout + stderr);
         AssertSameBits(Path.Combine(Dir, "one.safetensors"), Path.Combine(Dir, "one-mpi.safetensors"));
     }
@@ -135,7 +135,7 @@ public class MpiBackendTests(MpiPrograms programs) : IClassFixture<MpiPrograms>
         SafetensorsFile.Write(Path.Combine(Dir, "coll.safetensors"), new[] { ("x", x), ("n", n) });
         var (code, stdout, stderr) = Repo.Bash($"{Run} '{program}' --inputs coll.safetensors --ranks 4 --out coll-threads.safetensors", Dir, Limit);
         Assert.True(code == 0, stdout + stderr);
-        (code, stdout, stderr) = Repo.Bash($"{Mpirun(4)} {Run} '{program}' --inputs coll.safetensors --backend mpi --out coll-mpi.safetensors", Dir, Limit);
+        (code, stdout, stderr) = Repo.Bash($"{Mpirun(4)} {Run} '{program}' --inputs coll.safetensors --backend mpi --executor interp --out coll-mpi.safetensors", Dir, Limit);
         Assert.True(code == 0, stdout + stderr);
         AssertSameBits(Path.Combine(Dir, "coll-threads.safetensors"), Path.Combine(Dir, "coll-mpi.safetensors"));
         Assert.Equal(8, SafetensorsFile.Read(Path.Combine(Dir, "coll-mpi.safetensors")).Count);
@@ -146,7 +146,7 @@ public class MpiBackendTests(MpiPrograms programs) : IClassFixture<MpiPrograms>
     {
         var clock = Stopwatch.StartNew();
         var (code, stdout, stderr) = Repo.Bash(
-            $"AUTOSP_FAIL_RANK=2 {Mpirun(4)} {Run} sp4.aspir --params data.safetensors --inputs data.safetensors --backend mpi --out failed.safetensors", Dir, Limit);
+            $"AUTOSP_FAIL_RANK=2 {Mpirun(4)} {Run} sp4.aspir --params data.safetensors --inputs data.safetensors --backend mpi --executor interp --out failed.safetensors", Dir, Limit);
         clock.Stop();
         Assert.True(code != 0 && code != -1, $"exit code {code}:\n{stdout}\n{stderr}");
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the failing run took {clock.Elapsed}:\n{stderr}");
@@ -165,7 +165,7 @@ public class MpiBackendTests(MpiPrograms programs) : IClassFixture<MpiPrograms>
     {
         var clock = Stopwatch.StartNew();
         var (code, stdout, stderr) = Repo.Bash(
-            $"AUTOSP_STALL_RANK=3 AUTOSP_STALL_SECONDS=5 {Mpirun(4)} {Run} sp4.aspir --params data.safetensors --inputs data.safetensors --backend mpi --timeout 2 --out stalled.safetensors",
+            $"AUTOSP_STALL_RANK=3 AUTOSP_STALL_SECONDS=5 {Mpirun(4)} {Run} sp4.aspir --params data.safetensors --inputs data.safetensors --backend mpi --executor interp --timeout 2 --out stalled.safetensors",
             Dir, Limit);
         clock.Stop();
         Assert.True(code != 0 && code != -1, $"exit code {code}:\n{stdout}\n{stderr}");
@@ -192,7 +192,7 @@ public class MpiBackendTests(MpiPrograms programs) : IClassFixture<MpiPrograms>
         var x = new HostTensor(ctx.Tensor(new long[] { 16, 8 }, ctx.F32));
         var n = new HostTensor(ctx.Tensor(new long[] { 16, 8 }, ctx.I32));
         SafetensorsFile.Write(Path.Combine(Dir, "zeros.safetensors"), new[] { ("x", x), ("n", n) });
-        string args = "--inputs zeros.safetensors --backend mpi --timeout 20";
+        string args = "--inputs zeros.safetensors --backend mpi --executor interp --timeout 20";
         var (code, stdout, stderr) = Repo.Bash($"{Mpirun(2)} {Run} coll-a.aspir {args} : -np 2 {Run} coll-b.aspir {args}", Dir, Limit);
         Assert.True(code != 0 && code != -1, $"exit code {code}:\n{stdout}\n{stderr}");
         for (int r = 0; r < 4; r++)
@@ -239,14 +239,34 @@ public class MpiBackendTests(MpiPrograms programs) : IClassFixture<MpiPrograms>
         Assert.Equal("", stdout);
     }
 
+    /// <summary>
+    /// The native executor (the default of --backend native and mpi) gives the interpreter's loss and gradients
+    /// (f64, up to reassociation): on thread ranks, on 4 MPI processes, and on one process with the one-device program.
+    /// </summary>
     [Theory]
-    [InlineData("--backend native")]
-    [InlineData("--executor native")]
-    [InlineData("--backend mpi --executor native")]
-    public void TheNativeExecutorIsNotBuiltYet(string options)
+    [InlineData("sp4.aspir", 4, "--backend native --ranks 4")]
+    [InlineData("sp4.aspir", 4, "--executor native --ranks 4")]
+    [InlineData("sp4.aspir", 4, "MPI --backend mpi")]
+    [InlineData("joint.aspir", 1, "MPI --backend mpi --ranks 1")]
+    public void TheNativeExecutorMatchesTheInterpreter(string program, int ranks, string options)
     {
-        var (code, stdout, stderr) = Repo.Bash($"{Run} sp4.aspir {options}", Dir, Limit);
+        var data = "--params data.safetensors --inputs data.safetensors";
+        var reference = $"interp-{ranks}-{program}.safetensors";
+        var (code, stdout, stderr) = Repo.Bash($"{Run} {program} {data} --ranks {ranks} --out {reference}", Dir, Limit);
+        Assert.True(code == 0, stdout + stderr);
+        var command = options.StartsWith("MPI ", StringComparison.Ordinal)
+            ? $"{Mpirun(ranks)} {Run} {program} {data} {options[4..]}"
+            : $"{Run} {program} {data} {options}";
+        (code, stdout, stderr) = Repo.Bash($"{command} --compare {reference} --rtol 1e-10", Dir, Limit);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("compared 22 tensors", stdout);
+    }
+
+    [Fact]
+    public void TheNativeBackendRefusesTheInterpreter()
+    {
+        var (code, _, stderr) = Repo.Bash($"{Run} sp4.aspir --backend native --executor interp", Dir, Limit);
         Assert.Equal(1, code);
-        Assert.Equal("autosp-run: error: the native executor is not built yet", stderr.Trim());
+        Assert.Equal("autosp-run: error: --backend native runs the native executor; for the interpreter use --backend threads", stderr.Trim());
     }
 }
