@@ -142,4 +142,14 @@ public class ReduceLoweringTests
           func.return %a : tensor<f32>
         }
         """, rtol: 0);
+
+    [Fact]
+    public void CountValidOfBooleanLabels() => NativeHarness.AssertMatchesInterpreter("""
+        func.func @count(%l: tensor<6x7xi1>) -> (tensor<f32>, tensor<f64>, tensor<f32>) {
+          %a = tensor.count_valid %l {ignore_index = 1} : tensor<6x7xi1> -> tensor<f32>
+          %b = tensor.count_valid %l {ignore_index = 0} : tensor<6x7xi1> -> tensor<f64>
+          %c = tensor.count_valid %l : tensor<6x7xi1> -> tensor<f32>
+          func.return %a, %b, %c : tensor<f32>, tensor<f64>, tensor<f32>
+        }
+        """, rtol: 0, intHigh: 2);
 }

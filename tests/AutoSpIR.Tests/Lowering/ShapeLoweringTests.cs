@@ -140,4 +140,19 @@ public class ShapeLoweringTests
           func.return %a, %b, %c, %d : tensor<4x9xT>, tensor<4x9xT>, tensor<3x2x5xT>, tensor<3x2x5xT>
         }
         """, t);
+
+    /// <summary>i1 (masks) through every data-movement op, the fill of a shift 1.</summary>
+    [Fact]
+    public void BooleanTensors() => NativeHarness.AssertMatchesInterpreter("""
+        func.func @masks(%m: tensor<3x5xi1>, %v: tensor<5xi1>) -> (tensor<5x3xi1>, tensor<15xi1>, tensor<4x5xi1>, tensor<2x3xi1>, tensor<3x10xi1>, tensor<5x7xi1>, tensor<3x5xi1>) {
+          %t = tensor.transpose %m {perm = [1, 0]} : tensor<3x5xi1> -> tensor<5x3xi1>
+          %r = tensor.reshape %m : tensor<3x5xi1> -> tensor<15xi1>
+          %b = tensor.broadcast %v {dims = [1], shape = [4, 5]} : tensor<5xi1> -> tensor<4x5xi1>
+          %s = tensor.slice %m {offsets = [1, 2], sizes = [2, 3]} : tensor<3x5xi1> -> tensor<2x3xi1>
+          %c = tensor.concat %m, %m {dim = 1} : (tensor<3x5xi1>, tensor<3x5xi1>) -> tensor<3x10xi1>
+          %p = tensor.pad %t {low = [0, 1], high = [0, 3]} : tensor<5x3xi1> -> tensor<5x7xi1>
+          %h = tensor.shift %m {amount = 2, dim = 1, fill = 1} : tensor<3x5xi1>
+          func.return %t, %r, %b, %s, %c, %p, %h : tensor<5x3xi1>, tensor<15xi1>, tensor<4x5xi1>, tensor<2x3xi1>, tensor<3x10xi1>, tensor<5x7xi1>, tensor<3x5xi1>
+        }
+        """, rtol: 0, intHigh: 2);
 }
