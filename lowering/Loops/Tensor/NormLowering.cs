@@ -25,8 +25,10 @@ namespace AutoSpIR.Lowering.Loops.Tensor;
 /// <item>softmax: max, then exp(x - max) written to y while summed, then y scaled by 1/sum; along a non-last
 /// <c>dim</c> every (outer, inner) column is one parallel iteration with strided loops.</item>
 /// </list>
-/// Every lowering reads an element before writing the one at the same index, so it is also correct when a
-/// result shares its operand's buffer.
+/// rms_norm, rope, softmax and softmax_grad read an element before writing the one at the same index, so
+/// they would stay correct if a result shared its operand's buffer; rms_norm_grad would not (it parks r
+/// and c in dx before x and dy are read again), which is fine: memory-plan writes in place only for
+/// elementwise ops.
 /// </summary>
 internal static class NormLowering
 {
