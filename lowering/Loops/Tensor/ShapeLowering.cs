@@ -33,6 +33,9 @@ internal static class ShapeLowering
     /// y[j] = x[k] with k[perm[i]] = j_i, parallel over the result index (its last dimension innermost, written
     /// contiguously). Size-1 dimensions are dropped and runs of dimensions that stay adjacent and in order are
     /// merged first, so [B, S, H, D] with perm [0, 2, 1, 3] is a rank-4 nest but [B, S, H*D] -&gt; [B, H*D, S] is rank 3.
+    /// When the result's last dimension is not the operand's (a real transpose of the innermost data), the nest walks
+    /// tiles of a cache line by a cache line (16 x 16 f32) over the two result dimensions that are contiguous in the
+    /// result and in the operand.
     /// </summary>
     private static void Transpose(LoopBuilder b, Operation op, Value[] ins, Value[] outs)
     {
@@ -54,6 +57,35 @@ internal static class ShapeLowering
         var x = b.Reinterpret(ins[0], xs);
         var y = b.Reinterpret(outs[0], ys);
         var where = groups.Select(g => byOperand.IndexOf(g)).ToArray();   // result group i is operand group where[i]
+        int last = ys.Length - 1, p = Array.IndexOf(where, xs.Length - 1);   // the result dimension read contiguously
+        long tile = 64 / Math.Max(1, ElementBytes(xt.Element));
+        if (p != last && ys[p] >= tile && ys[last] >= tile)
+        {
+            // Tiles of tile x tile over result dimensions p and last: the operand's lines (along p) and the result's
+            // (along last) both stay in cache while a tile is copied; ragged edge tiles end at min(start + tile, size).
+            var upper = (long[])ys.Clone();
+            upper[p] = (ys[p] + tile - 1) / tile;
+            upper[last] = (ys[last] + tile - 1) / tile;
+            b.Parallel(upper, t =>
+            {
+                var (ps, cs) = (b.Mul(t[p], b.I(tile)), b.Mul(t[last], b.I(tile)));
+                var (pe, ce) = (b.Min(b.Add(ps, b.I(tile)), b.I(ys[p])), b.Min(b.Add(cs, b.I(tile)), b.I(ys[last])));
+                For(b, ps, pe, b.I(1), Array.Empty<Value>(), (pi, _) =>
+                {
+                    For(b, cs, ce, b.I(1), Array.Empty<Value>(), (ci, _) =>
+                    {
+                        var j = (Value[])t.Clone();
+                        (j[p], j[last]) = (pi, ci);
+                        var k = new Value[xs.Length];
+                        for (int i = 0; i < ys.Length; i++) k[where[i]] = j[i];
+                        b.Store(b.Load(x, k), y, j);
+                        return Array.Empty<Value>();
+                    });
+                    return Array.Empty<Value>();
+                });
+            });
+            return;
+        }
         b.Parallel(ys, j =>
         {
             var k = new Value[xs.Length];
@@ -61,6 +93,13 @@ internal static class ShapeLowering
             b.Store(b.Load(x, k), y, j);
         });
     }
+
+    private static int ElementBytes(ScalarType t) => t.Kind switch
+    {
+        ScalarKind.F64 or ScalarKind.I64 => 8,
+        ScalarKind.F32 or ScalarKind.I32 => 4,
+        _ => 1,
+    };
 
     /// <summary>y[j] = x[k] with k_i = (x.dim(i) == 1 ? 0 : j_{dims[i]}), parallel over the result index.</summary>
     private static void Broadcast(LoopBuilder b, Operation op, Value[] ins, Value[] outs)

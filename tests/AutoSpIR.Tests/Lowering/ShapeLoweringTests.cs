@@ -40,6 +40,19 @@ public class ShapeLoweringTests
         }
         """, t);
 
+    /// <summary>Real transposes of the innermost data: cache-line tiles over two result dimensions, ragged edge tiles.</summary>
+    [Theory]
+    [MemberData(nameof(Elements))]
+    public void TiledTransposes(string t) => Check("""
+        func.func @tiled(%x: tensor<3x17x2x33xT>, %m: tensor<16x16xT>, %r: tensor<41x9xT>) -> (tensor<3x33x2x17xT>, tensor<16x16xT>, tensor<9x41xT>, tensor<33x17x2x3xT>) {
+          %a = tensor.transpose %x {perm = [0, 3, 2, 1]} : tensor<3x17x2x33xT> -> tensor<3x33x2x17xT>
+          %b = tensor.transpose %m {perm = [1, 0]} : tensor<16x16xT> -> tensor<16x16xT>
+          %c = tensor.transpose %r {perm = [1, 0]} : tensor<41x9xT> -> tensor<9x41xT>
+          %d = tensor.transpose %x {perm = [3, 1, 2, 0]} : tensor<3x17x2x33xT> -> tensor<33x17x2x3xT>
+          func.return %a, %b, %c, %d : tensor<3x33x2x17xT>, tensor<16x16xT>, tensor<9x41xT>, tensor<33x17x2x3xT>
+        }
+        """, t);
+
     [Fact]
     public void LargeTransposeRunsOnThreads() => Check("""
         func.func @big(%x: tensor<300x517xT>, %y: tensor<4x129x3x65xT>) -> (tensor<517x300xT>, tensor<4x3x129x65xT>) {
