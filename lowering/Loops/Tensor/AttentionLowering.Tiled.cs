@@ -52,7 +52,7 @@ internal static partial class AttentionLowering
         return (Math.Min(bq, sh.S), Math.Min(bk, sh.T));
     }
 
-    internal static long TileQ = 64, TileK = 64;
+    private const long TileQ = 64, TileK = 64;
 
     /// <summary>Whether the forward takes the tiled path (not for tiny problems, where BLAS calls cost more than they save).</summary>
     private static bool UseTiledForward(Shape sh) => sh.S * sh.T >= 64;
@@ -90,7 +90,6 @@ internal static partial class AttentionLowering
         var g = sh.Group == 1 ? h : b.Div(h, b.I(sh.Group));
         var zero = b.C(0, et);
         var lowest = b.C(sh.Lowest, et);
-        var scale = b.C(sh.Scale, et);
         b.For(bq, r =>
         {
             b.Store(lowest, ml, b.Add(mOff, r));
@@ -104,34 +103,27 @@ internal static partial class AttentionLowering
         {
             var j0 = b.Min(jb, b.I(sh.T - bk));
             b.Gemm(q, k, tile, qOff, RowOffset(b, bi, j0, g, sh.T, sh.Hkv, sh.D), tileOff,
-                bq, bk, sh.D, sh.Hq * sh.D, sh.Hkv * sh.D, bk, transA: false, transB: true);
+                bq, bk, sh.D, sh.Hq * sh.D, sh.Hkv * sh.D, bk, transA: false, transB: true, alpha: sh.Scale);
             var cmin = b.Sub(jb, j0);
             b.For(bq, r =>
             {
                 var rowOff = b.Add(tileOff, b.Mul(r, b.I(bk)));
                 // Column c is key j0 + c: valid iff c >= cmin and (causal) j0 + c <= r0 + r + T - S.
-                var cmax = sh.Causal ? b.Sub(b.Add(b.Add(r0, r), b.I(sh.T - sh.S)), j0) : b.I(bk - 1);
-                var mx = b.Fold(b.I(0), b.I(bk), lowest, (c, m) =>
-                {
-                    var at = b.Add(rowOff, c);
-                    var s = b.Mul(b.Load(tile, at), scale);
-                    s = b.Select(b.Cmp("sge", c, cmin), s, lowest);
-                    if (sh.Causal) s = b.Select(b.Cmp("sle", c, cmax), s, lowest);
-                    b.Store(s, tile, at);
-                    return b.Max(m, s);
-                });
+                var (lo, hi) = ValidColumns(b, sh, t, cmin, sh.Causal ? b.Sub(b.Add(b.Add(r0, r), b.I(sh.T - sh.S)), j0) : null);
+                var mx = RangeMax(b, tile, rowOff, lo, hi, lowest, Lanes(bk));
                 var mAt = b.Add(mOff, r);
                 var lAt = b.Add(b.Add(mOff, b.I(bq)), r);
                 var mOld = b.Load(ml, mAt);
                 var mNew = b.Max(mOld, mx);
                 var alpha = b.Exp(b.Sub(mOld, mNew));
-                var sum = b.Fold(b.I(0), b.I(bk), zero, (c, l) =>
+                var sum = b.Fold(lo, hi, zero, (c, l) =>
                 {
                     var at = b.Add(rowOff, c);
                     var p = b.Exp(b.Sub(b.Load(tile, at), mNew));
                     b.Store(p, tile, at);
                     return b.Add(l, p);
                 });
+                ZeroOutside(b, tile, rowOff, lo, hi, bk, zero);
                 b.Store(b.Add(b.Mul(b.Load(ml, lAt), alpha), sum), ml, lAt);
                 b.Store(mNew, ml, mAt);
                 var accRow = b.Add(accOff, b.Mul(r, b.I(sh.Dv)));
@@ -221,7 +213,6 @@ internal static partial class AttentionLowering
         {
             var (bi, g) = (b.Div(item, b.I(sh.Hkv)), b.Rem(item, b.I(sh.Hkv)));
             var zero = b.C(0, et);
-            var scale = b.C(sh.Scale, et);
             var tileOff = b.Mul(w, b.I(bq * bk));
             b.For(sh.T, j =>
             {
@@ -249,7 +240,7 @@ internal static partial class AttentionLowering
                         var r0 = b.Min(ib, b.I(sh.S - bq));
                         var qOff = RowOffset(b, bi, r0, h, sh.S, sh.Hq, sh.D);
                         var oOff = RowOffset(b, bi, r0, h, sh.S, sh.Hq, sh.Dv);
-                        b.Gemm(q, k, pt, qOff, kOff, tileOff, bq, bk, sh.D, sh.Hq * sh.D, sh.Hkv * sh.D, bk, false, true);
+                        b.Gemm(q, k, pt, qOff, kOff, tileOff, bq, bk, sh.D, sh.Hq * sh.D, sh.Hkv * sh.D, bk, false, true, alpha: sh.Scale);
                         b.Gemm(dO, v, dst, oOff, vOff, tileOff, bq, bk, sh.Dv, sh.Hq * sh.Dv, sh.Hkv * sh.Dv, bk, false, true);
                         var rmin = b.Sub(ib, r0);
                         b.For(bq, r =>
@@ -258,19 +249,21 @@ internal static partial class AttentionLowering
                             var at0 = StatAt(bi, h, i);
                             var rowLse = b.Load(lse, at0);
                             var rowDelta = b.Load(delta, at0);
-                            // Valid columns c in [cmin, cmax]; rows before ib (repeated from the block before) none.
+                            // Valid columns [lo, hi); rows before ib (repeated from the block before) none.
                             var cmax = sh.Causal ? b.Sub(b.Add(i, b.I(sh.T - sh.S)), j0) : b.I(bk - 1);
                             cmax = b.Select(b.Cmp("sge", r, rmin), cmax, b.I(-1));
+                            var (lo, hi) = ValidColumns(b, sh, t, cmin, cmax);
                             var rowOff = b.Add(tileOff, b.Mul(r, b.I(bk)));
-                            b.For(bk, c =>
+                            b.For(lo, hi, b.I(1), Array.Empty<Value>(), (c, _) =>
                             {
                                 var at = b.Add(rowOff, c);
-                                var p = b.Exp(b.Sub(b.Mul(b.Load(pt, at), scale), rowLse));
-                                p = b.Select(b.Cmp("sge", c, cmin), p, zero);
-                                p = b.Select(b.Cmp("sle", c, cmax), p, zero);
+                                var p = b.Exp(b.Sub(b.Load(pt, at), rowLse));
                                 b.Store(p, pt, at);
                                 b.Store(b.Mul(p, b.Sub(b.Load(dst, at), rowDelta)), dst, at);
+                                return Array.Empty<Value>();
                             });
+                            ZeroOutside(b, pt, rowOff, lo, hi, bk, zero);
+                            ZeroOutside(b, dst, rowOff, lo, hi, bk, zero);
                         });
                         b.Gemm(pt, dO, dv, tileOff, oOff, vOff, bk, sh.Dv, bq, bk, sh.Hq * sh.Dv, sh.Hkv * sh.Dv, true, false, beta: 1);
                         b.Gemm(dst, q, dk, tileOff, qOff, kOff, bk, sh.D, bq, bk, sh.Hq * sh.D, sh.Hkv * sh.D, true, false, alpha: sh.Scale, beta: 1);
@@ -280,5 +273,42 @@ internal static partial class AttentionLowering
                 });
             });
         });
+    }
+    /// <summary>
+    /// The valid columns [lo, hi) of a tile row: from <paramref name="cmin"/> (keys before it were in the block
+    /// before) to <paramref name="cmax"/> inclusive (the causal limit; null: the whole block), hi &gt;= lo.
+    /// </summary>
+    private static (Value Lo, Value Hi) ValidColumns(LoopBuilder b, Shape sh, Tiles t, Value cmin, Value? cmax)
+    {
+        var hi = cmax is null ? b.I(t.Bk) : b.Min(b.Max(b.Add(cmax, b.I(1)), cmin), b.I(t.Bk));
+        return (cmin, hi);
+    }
+
+    /// <summary>Stores zero into row[off + c] for c in [0, lo) and [hi, n).</summary>
+    private static void ZeroOutside(LoopBuilder b, Value row, Value off, Value lo, Value hi, long n, Value zero)
+    {
+        b.For(b.I(0), lo, b.I(1), Array.Empty<Value>(), (c, _) => { b.Store(zero, row, b.Add(off, c)); return Array.Empty<Value>(); });
+        b.For(hi, b.I(n), b.I(1), Array.Empty<Value>(), (c, _) => { b.Store(zero, row, b.Add(off, c)); return Array.Empty<Value>(); });
+    }
+
+    /// <summary>Independent chains of a tile row max (LLVM does not vectorize a maxnum reduction): the largest of 16, 8, 4, 2, 1 dividing n.</summary>
+    private static int Lanes(long n) => new[] { 16, 8, 4, 2, 1 }.First(l => n % l == 0);
+
+    /// <summary>max(init, row[off + c] for c in [lo, hi)) in <paramref name="lanes"/> chains, then a remainder loop.</summary>
+    private static Value RangeMax(LoopBuilder b, Value row, Value off, Value lo, Value hi, Value init, int lanes)
+    {
+        var full = b.Add(lo, b.Mul(b.Div(b.Sub(hi, lo), b.I(lanes)), b.I(lanes)));
+        var chains = b.For(lo, full, b.I(lanes), Enumerable.Repeat(init, lanes).ToArray(), (c, acc) =>
+        {
+            var at = b.Add(off, c);
+            return acc.Select((a, u) => b.Max(a, b.Load(row, u == 0 ? at : b.Add(at, b.I(u))))).ToArray();
+        }).ToList();
+        while (chains.Count > 1)
+        {
+            var next = new List<Value>();
+            for (int u = 0; u < chains.Count; u += 2) next.Add(b.Max(chains[u], chains[u + 1]));
+            chains = next;
+        }
+        return b.Fold(full, hi, chains[0], (c, m) => b.Max(m, b.Load(row, b.Add(off, c))));
     }
 }
