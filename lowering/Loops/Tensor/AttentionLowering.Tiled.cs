@@ -61,12 +61,25 @@ internal static partial class AttentionLowering
     private static bool UseTiledBackward(Shape sh) => sh.B * sh.Hkv >= 2 && sh.S * sh.T >= 64;
 
     /// <summary>
-    /// A parallel loop of <paramref name="items"/> items over min(items, Workers) workers; <paramref name="body"/>
-    /// gets the worker and the item.
+    /// A parallel loop of <paramref name="items"/> items over <paramref name="workers"/> workers, worker w taking items
+    /// w, w + workers, ...; <paramref name="body"/> gets the worker and the item. With fewer than 32 workers the
+    /// parallel dimension is stretched to 32 (R slots per worker, all but the first idle) so that convert-to-llvm
+    /// (which runs a parallel loop of fewer than ParallelGrain / 1024 looping iterations on the calling thread)
+    /// still spreads the workers over its threads.
     /// </summary>
-    private static void Workshare(LoopBuilder b, long workers, long items, Action<Value, Value> body) =>
-        b.Parallel(new[] { workers }, w =>
-            b.For(w[0], b.I(items), b.I(workers), Array.Empty<Value>(), (item, _) => { body(w[0], item); return Array.Empty<Value>(); }));
+    private static void Workshare(LoopBuilder b, long workers, long items, Action<Value, Value> body)
+    {
+        long r = workers >= MinParallel ? 1 : (MinParallel + workers - 1) / workers;
+        b.Parallel(new[] { workers * r }, x =>
+        {
+            var w = r == 1 ? x[0] : b.Div(x[0], b.I(r));
+            var end = r == 1 ? b.I(items) : b.Select(b.Cmp("eq", b.Rem(x[0], b.I(r)), b.I(0)), b.I(items), w);
+            b.For(w, end, b.I(workers), Array.Empty<Value>(), (item, _) => { body(w, item); return Array.Empty<Value>(); });
+        });
+    }
+
+    /// <summary>Parallel iterations below which convert-to-llvm keeps a looping parallel loop on one thread (ParallelGrain / 1024).</summary>
+    private const long MinParallel = 32;
 
     /// <summary>Offset of row i of head h of batch bi in a [B, len, heads, width] tensor.</summary>
     private static Value RowOffset(LoopBuilder b, Value bi, Value i, Value h, long len, long heads, long width) =>
