@@ -19,16 +19,18 @@ namespace AutoSpIR.Lowering.Loops.Tensor;
 /// the parked values (phase 3b, r and c read before the row is written). x and dy are read twice in all.</item>
 /// <item>rope / rope_grad: rotate-half pairs (d, d + D/2) of [B, S, N, D]; position p = offset attribute +
 /// offset operand (rank-0 i64/i32, loaded once) + s. The angles p * theta^(-2i/D) and their cos/sin are
-/// computed in f64 once per (position, i) (theta^(-2i/D) by the recurrence inv[i+1] = inv[i] * theta^(-2/D)) and
-/// shared by every batch (when the loop is over positions) and head. A negative position (an operand value
+/// computed in f64 once per (position, i) (theta^(-2i/D) by the recurrence inv[i+1] = inv[i] * theta^(-2/D)),
+/// rounded to T and kept as a table in the first head's row of y (no scratch memory), shared by every batch
+/// (when the loop is over positions) and head: the other heads are rotated with contiguous loops, the
+/// first head last. A negative position (an operand value
 /// below -offset), a run-time error in the interpreter, is not checked: the rotation is computed at that position.</item>
 /// <item>softmax: max, then exp(x - max) written to y while summed, then y scaled by 1/sum; along a non-last
 /// <c>dim</c> every (outer, inner) column is one parallel iteration with strided loops.</item>
 /// </list>
-/// rms_norm, rope, softmax and softmax_grad read an element before writing the one at the same index, so
-/// they would stay correct if a result shared its operand's buffer; rms_norm_grad would not (it parks r
-/// and c in dx before x and dy are read again), which is fine: memory-plan writes in place only for
-/// elementwise ops.
+/// rms_norm, softmax and softmax_grad read an element before writing the one at the same index, so they
+/// would stay correct if a result shared its operand's buffer; rms_norm_grad and rope would not (they park
+/// values in their result before the operands are read again), which is fine: memory-plan writes in place
+/// only for elementwise ops.
 /// </summary>
 internal static class NormLowering
 {
@@ -204,7 +206,8 @@ internal static class NormLowering
 
     /// <summary>
     /// Rotate-half RoPE (or its gradient, the rotation by -angle) over [B, S, N, D]: for every position the
-    /// D/2 angles' cos and sin (f64, cast to T) once, then every head (and batch) of that position.
+    /// D/2 angles' cos and sin (f64, cast to T) once into a table in y[b0, s, 0, :], then every head (and
+    /// batch) of that position, the table's own head last.
     /// </summary>
     private static void Rope(LoopBuilder b, Operation op, Value[] ins, Value[] outs, bool grad)
     {
@@ -225,29 +228,41 @@ internal static class NormLowering
         // One parallel iteration per position (every batch inside: the fewest cos/sin) unless the
         // positions are few and there are several batches.
         bool perPosition = bs == 1 || s >= 64;
+        long heads = perPosition ? bs * n : n;
         b.Parallel(perPosition ? new[] { s } : new[] { bs, s }, iv =>
         {
             var si = perPosition ? iv[0] : iv[1];
+            var tb = perPosition ? b.I(0) : iv[0];
+            var zero = b.I(0);
+            // The table: cos and sin of the D/2 angles (f64, rounded to T) in the first head's row of y.
             var p = b.Cast(b.Add(start, si), f64);
             b.For(b.I(0), b.I(half), b.I(1), new[] { b.C(1, f64) }, (i, inv) =>
             {
                 var angle = b.Mul(p, inv[0]);
-                var cos = b.Cast(b.Cos(angle), el);
-                var sin = b.Cast(b.Sin(angle), el);
-                var hi = b.Add(i, b.I(half));
-                void Heads(Value bi) => b.For(n, ni =>
-                {
-                    var lo = b.Load(x, bi, si, ni, i);
-                    var up = b.Load(x, bi, si, ni, hi);
-                    // rope: y[i] = lo cos - up sin, y[i + D/2] = up cos + lo sin; rope_grad: the signs of sin swapped.
-                    b.Store(grad ? b.Add(b.Mul(lo, cos), b.Mul(up, sin)) : b.Sub(b.Mul(lo, cos), b.Mul(up, sin)), y, bi, si, ni, i);
-                    b.Store(grad ? b.Sub(b.Mul(up, cos), b.Mul(lo, sin)) : b.Add(b.Mul(up, cos), b.Mul(lo, sin)), y, bi, si, ni, hi);
-                });
-                if (!perPosition) Heads(iv[0]);
-                else if (bs == 1) Heads(b.I(0));
-                else b.For(bs, Heads);
+                b.Store(b.Cast(b.Cos(angle), el), y, tb, si, zero, i);
+                b.Store(b.Cast(b.Sin(angle), el), y, tb, si, zero, b.Add(i, b.I(half)));
                 return new[] { b.Mul(inv[0], b.C(ratio, f64)) };
             });
+            // Every other head (and batch) of the position, contiguous loops over the pairs; the first head
+            // last, each pair reading its table entries before overwriting them.
+            void Rotate(Value bi, Value ni) => b.For(half, i =>
+            {
+                var hi = b.Add(i, b.I(half));
+                var (cos, sin) = (b.Load(y, tb, si, zero, i), b.Load(y, tb, si, zero, hi));
+                var (lo, up) = (b.Load(x, bi, si, ni, i), b.Load(x, bi, si, ni, hi));
+                // rope: y[i] = lo cos - up sin, y[i + D/2] = up cos + lo sin; rope_grad: the signs of sin swapped.
+                b.Store(grad ? b.Add(b.Mul(lo, cos), b.Mul(up, sin)) : b.Sub(b.Mul(lo, cos), b.Mul(up, sin)), y, bi, si, ni, i);
+                b.Store(grad ? b.Sub(b.Mul(up, cos), b.Mul(lo, sin)) : b.Add(b.Mul(up, cos), b.Mul(lo, sin)), y, bi, si, ni, hi);
+            });
+            if (heads > 1)
+                b.For(b.I(1), b.I(heads), b.I(1), Array.Empty<Value>(), (k, _) =>
+                {
+                    if (!perPosition) Rotate(tb, k);
+                    else if (bs == 1) Rotate(zero, k);
+                    else Rotate(b.Div(k, b.I(n)), b.Rem(k, b.I(n)));
+                    return Array.Empty<Value>();
+                });
+            Rotate(tb, zero);
         });
     }
 
