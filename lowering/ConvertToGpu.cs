@@ -24,7 +24,8 @@ public sealed record GpuLowered(LoweredFunction Host, IReadOnlyList<string> Kern
 /// <c>aspir_blas_handle(ptr %rt)</c>, and <c>aspir_host</c> for collectives (NCCL/RCCL in the runtime).</item>
 /// </list>
 /// Transcendentals use the devices' own instructions (f32 only): NVPTX ex2/lg2/sin/cos.approx, AMDGPU
-/// exp2/log2/sin/cos; tanh and erf are built from exp (erf: Abramowitz and Stegun 7.1.26, |error| &lt; 1.5e-7).
+/// exp2/log2/sin/cos; tanh and erf are built from exp (erf: Abramowitz and Stegun 7.1.26, |error| &lt; 1.5e-7); an f64
+/// transcendental is computed in f32.
 /// No GPU is available to this project: the code is assembled and linked (ptxas, ld.lld), never run.
 /// </summary>
 public sealed unsafe partial class ConvertToLlvm
@@ -41,23 +42,51 @@ public sealed unsafe partial class ConvertToLlvm
         return new GpuLowered(lowered, t._kernels.ToArray());
     }
 
-    /// <summary>One top-level op of the host launcher.</summary>
-    private void EmitGpuHost(Operation op)
+    /// <summary>
+    /// The host launcher's body. A top-level parallel loop is a kernel; GEMMs, collectives and loops of GEMMs are
+    /// host calls; every maximal run of other top-level ops between them (sequential loops over memory, stores,
+    /// the scalars they pass each other, such as cross_entropy's sum and its division) is ONE one-thread kernel,
+    /// so scalars flow between them in registers. Top-level scalars outside such runs (constants, index
+    /// arithmetic, a scalar loaded from device memory such as rope's position offset) are re-created where they
+    /// are used (<see cref="Rematerialize"/>).
+    /// </summary>
+    private void EmitGpuHost(List<Operation> ops)
     {
-        switch (op.Name)
+        var run = new List<Operation>();
+        void Flush()
         {
-            case "loop.parallel":
-                Kernel(op, ((ArrayAttr)op.GetAttr("upper")!).AsInts()!, serial: false);
-                return;
-            case "loop.gemm" or "loop.host" or "loop.buffer" or "loop.reinterpret":
-                Emit(op);
-                return;
-            case "loop.for" when !TouchesMemory(op):
-                Emit(op);   // a loop of GEMMs (batched matmul) stays on the host
-                return;
+            if (run.Any(o => o.DialectName != "arith" && o.Name is not ("loop.buffer" or "loop.reinterpret" or "loop.load")))
+                SerialKernel(run);
+            run.Clear();
         }
-        if (op.DialectName == "arith") Emit(op);
-        else Kernel(op, new[] { 1L }, serial: true);
+        foreach (var op in ops)
+        {
+            if (op.Name == "loop.parallel" && !NeedsSerialScalar(op))
+            {
+                Flush();
+                Kernel(op, ((ArrayAttr)op.GetAttr("upper")!).AsInts()!);
+            }
+            else if (op.Name is "loop.gemm" or "loop.host" || op.Name == "loop.for" && !TouchesMemory(op))
+            {
+                Flush();
+                foreach (var v in CapturesOf(new[] { op })) Rematerialize(v, op, inKernel: false);
+                Emit(op);
+            }
+            else run.Add(op);
+        }
+        Flush();
+    }
+
+    /// <summary>
+    /// Whether a parallel loop uses a scalar that a top-level sequential loop computes (cross_entropy_grad's count of
+    /// counted tokens): it then joins the one-thread kernel that computes it, where the scalar is in a register.
+    /// </summary>
+    private static bool NeedsSerialScalar(Operation parallel)
+    {
+        bool Computed(Value v) =>
+            v.DefiningOp is { } d && d.Block == parallel.Block
+            && (d.Name == "loop.for" || d.DialectName == "arith" && d.Operands.Any(Computed));
+        return Captures(parallel).Any(Computed);
     }
 
     private static bool TouchesMemory(Operation op)
@@ -67,8 +96,25 @@ public sealed unsafe partial class ConvertToLlvm
         return touches;
     }
 
-    /// <summary>A kernel for <paramref name="op"/> (a parallel loop, or any op run by one thread) and its launch.</summary>
-    private void Kernel(Operation op, long[] upper, bool serial)
+    /// <summary>A kernel for a top-level parallel loop, one thread per point, and its launch.</summary>
+    private void Kernel(Operation op, long[] upper) =>
+        KernelOf(new[] { op }, upper, serial: false, gid =>
+        {
+            var block = op.Region(0).EntryBlock!;
+            var flat = gid;
+            for (int d = upper.Length - 1; d >= 0; d--)
+            {
+                _values[block.Arguments[d]] = d == 0 ? flat : LlvmApi.BuildSRem(_b, flat, I64(upper[d]), "");
+                if (d > 0) flat = LlvmApi.BuildSDiv(_b, flat, I64(upper[d]), "");
+            }
+            foreach (var inner in block.Ops) Emit(inner);
+        });
+
+    /// <summary>A one-thread kernel running <paramref name="ops"/> in order, and its launch.</summary>
+    private void SerialKernel(List<Operation> ops) =>
+        KernelOf(ops.ToArray(), new[] { 1L }, serial: true, _ => { foreach (var op in ops) Emit(op); });
+
+    private void KernelOf(IReadOnlyList<Operation> ops, long[] upper, bool serial, Action<LLVMValueRef> body)
     {
         long total = upper.Aggregate(1L, (x, y) => x * y);
         if (total == 0) return;
@@ -93,19 +139,8 @@ public sealed unsafe partial class ConvertToLlvm
         LlvmApi.BuildCondBr(_b, LlvmApi.BuildICmp(_b, LLVMIntPredicate.IntSLT, gid, I64(total), ""), run, done);
         LlvmApi.PositionBuilderAtEnd(_b, run);
         _values.Clear();
-        foreach (var v in serial ? CapturesOfOp(op) : Captures(op)) Rematerialize(v, op);
-        if (serial) Emit(op);
-        else
-        {
-            var block = op.Region(0).EntryBlock!;
-            var flat = gid;
-            for (int d = upper.Length - 1; d >= 0; d--)
-            {
-                _values[block.Arguments[d]] = d == 0 ? flat : LlvmApi.BuildSRem(_b, flat, I64(upper[d]), "");
-                if (d > 0) flat = LlvmApi.BuildSDiv(_b, flat, I64(upper[d]), "");
-            }
-            foreach (var inner in block.Ops) Emit(inner);
-        }
+        foreach (var v in serial ? CapturesOf(ops) : Captures(ops[0])) Rematerialize(v, ops[0], inKernel: true);
+        body(gid);
         LlvmApi.BuildBr(_b, done);
         LlvmApi.PositionBuilderAtEnd(_b, done);
         LlvmApi.BuildRetVoid(_b);
@@ -119,22 +154,28 @@ public sealed unsafe partial class ConvertToLlvm
         LlvmApi.BuildCall2(_b, launchTy, launch, new[] { _rt, I64(id), I64(total) });
     }
 
-    /// <summary>The values <paramref name="op"/> uses from outside it (for a one-thread kernel).</summary>
-    private static List<Value> CapturesOfOp(Operation op)
+    /// <summary>The values <paramref name="ops"/> use from outside them, in first-use order.</summary>
+    private static List<Value> CapturesOf(IReadOnlyList<Operation> ops)
     {
         var inside = new HashSet<Value>();
-        op.Walk(o =>
-        {
-            foreach (var r in o.Results) inside.Add(r);
-            foreach (var reg in o.Regions) foreach (var blk in reg.Blocks) foreach (var a in blk.Arguments) inside.Add(a);
-        });
+        foreach (var top in ops)
+            top.Walk(o =>
+            {
+                foreach (var r in o.Results) inside.Add(r);
+                foreach (var reg in o.Regions) foreach (var blk in reg.Blocks) foreach (var a in blk.Arguments) inside.Add(a);
+            });
         var list = new List<Value>();
-        op.Walk(o => { foreach (var v in o.Operands) if (!inside.Contains(v) && !list.Contains(v)) list.Add(v); });
+        var seen = new HashSet<Value>();
+        foreach (var top in ops)
+            top.Walk(o => { foreach (var v in o.Operands) if (!inside.Contains(v) && seen.Add(v)) list.Add(v); });
         return list;
     }
 
-    /// <summary>Re-creates a value defined outside a kernel inside it: an argument's buffer, a loop.buffer, a reinterpret, an arith chain.</summary>
-    private void Rematerialize(Value v, Operation user)
+    /// <summary>
+    /// Re-creates a top-level value where a kernel or a host call uses it: an argument's buffer, a loop.buffer, a
+    /// reinterpret, an arith chain, and inside a kernel also a scalar loaded from (device) memory.
+    /// </summary>
+    private void Rematerialize(Value v, Operation user, bool inKernel)
     {
         if (_values.ContainsKey(v)) return;
         if (v is BlockArgument a && ReferenceEquals(a.Owner, _funcBody))
@@ -142,13 +183,15 @@ public sealed unsafe partial class ConvertToLlvm
             _values[v] = ArenaAt(_argOffsets[a.Index]);
             return;
         }
-        if (v.DefiningOp is { } def && (def.DialectName == "arith" || def.Name is "loop.buffer" or "loop.reinterpret"))
+        if (v.DefiningOp is { } def && (def.DialectName == "arith" || def.Name is "loop.buffer" or "loop.reinterpret" || inKernel && def.Name == "loop.load"))
         {
-            foreach (var operand in def.Operands) Rematerialize(operand, user);
+            foreach (var operand in def.Operands) Rematerialize(operand, user, inKernel);
             Emit(def);
             return;
         }
-        throw new LoweringException(user.Location, $"convert-to-llvm ({_target}): a kernel uses a value computed on the host by '{v.DefiningOp?.Name}'; GPU kernels take only buffers and constants");
+        throw new LoweringException(user.Location, inKernel
+            ? $"convert-to-llvm ({_target}): a kernel uses a value computed on the host by '{v.DefiningOp?.Name}'; GPU kernels take only buffers, constants and loads"
+            : $"convert-to-llvm ({_target}): '{user.Name}' runs on the host but needs '{v.DefiningOp?.Name}' from device memory");
     }
 
     /// <summary>The block (workgroup) or thread (workitem) index in x, as i64.</summary>
@@ -172,8 +215,13 @@ public sealed unsafe partial class ConvertToLlvm
     /// <summary>exp log sin cos pow tanh erf on a GPU, from the device's instructions (f32).</summary>
     private LLVMValueRef DeviceMath(Operation op, string kind, ScalarType t, params LLVMValueRef[] x)
     {
-        if (t.Kind != ScalarKind.F32)
-            throw new LoweringException(op.Location, $"convert-to-llvm ({_target}): '{op.Name}' on {t}; GPU targets lower transcendentals of f32 only");
+        if (t.Kind == ScalarKind.F64)
+        {
+            // The devices' transcendental instructions are f32: an f64 one is computed in f32 (about 1e-7 relative),
+            // the one place where GPU code is less exact than the host's.
+            var narrowed = x.Select(v => LlvmApi.BuildFPTrunc(_b, v, _f32, "")).ToArray();
+            return LlvmApi.BuildFPExt(_b, DeviceMath(op, kind, F32Of(op), narrowed), _f64, "");
+        }
         var f = _f32;
         LLVMValueRef C(double v) => LlvmApi.ConstReal(f, v);
         LLVMValueRef Mul(LLVMValueRef a, LLVMValueRef b) => LlvmApi.BuildFMul(_b, a, b, "");
@@ -214,9 +262,54 @@ public sealed unsafe partial class ConvertToLlvm
         }
     }
 
+    /// <summary>
+    /// loop.gemm inside a kernel (a tile product of a tiled attention, say): there is no device-side BLAS, so the
+    /// thread computes it with loops, C[i, j] = alpha sum_k op(A)[i, k] op(B)[k, j] + beta C[i, j].
+    /// </summary>
+    private void DeviceGemm(Operation op)
+    {
+        var s = Scalar(((TensorType)op.Operand(0).Type).Element);
+        long L(string name) => op.GetInt(name)!.Value;
+        bool ta = op.GetAttr("trans_a") is BoolAttr { Value: true }, tb = op.GetAttr("trans_b") is BoolAttr { Value: true };
+        var (a, b, c) = (V(op.Operand(0)), V(op.Operand(1)), V(op.Operand(2)));
+        var (ao, bo, co) = (V(op.Operand(3)), V(op.Operand(4)), V(op.Operand(5)));
+        LLVMValueRef At(LLVMValueRef basePtr, LLVMValueRef offset, LLVMValueRef row, LLVMValueRef col, long ld) =>
+            LlvmApi.BuildInBoundsGEP2(_b, s, basePtr, new[]
+            {
+                LlvmApi.BuildAdd(_b, offset, LlvmApi.BuildAdd(_b, LlvmApi.BuildMul(_b, row, I64(ld), ""), col, ""), ""),
+            }, "");
+        var alpha = LlvmApi.ConstReal(s, op.GetFloat("alpha") ?? 1.0);
+        var beta = LlvmApi.ConstReal(s, op.GetFloat("beta") ?? 0.0);
+        CountedLoop(I64(0), I64(L("m")), I64(1), Array.Empty<LLVMValueRef>(), Array.Empty<LLVMTypeRef>(), (i, _) =>
+        {
+            CountedLoop(I64(0), I64(L("n")), I64(1), Array.Empty<LLVMValueRef>(), Array.Empty<LLVMTypeRef>(), (j, _) =>
+            {
+                var sum = CountedLoop(I64(0), I64(L("k")), I64(1), new[] { LlvmApi.ConstReal(s, 0) }, new[] { s }, (k, acc) =>
+                {
+                    var x = LlvmApi.BuildLoad2(_b, s, ta ? At(a, ao, k, i, L("lda")) : At(a, ao, i, k, L("lda")), "");
+                    var y = LlvmApi.BuildLoad2(_b, s, tb ? At(b, bo, j, k, L("ldb")) : At(b, bo, k, j, L("ldb")), "");
+                    return new[] { LlvmApi.BuildFAdd(_b, acc[0], LlvmApi.BuildFMul(_b, x, y, ""), "") };
+                }, vectorizeHint: false)[0];
+                var cp = At(c, co, i, j, L("ldc"));
+                var old = LlvmApi.BuildLoad2(_b, s, cp, "");
+                LlvmApi.BuildStore(_b, LlvmApi.BuildFAdd(_b, LlvmApi.BuildFMul(_b, alpha, sum, ""), LlvmApi.BuildFMul(_b, beta, old, ""), ""), cp);
+                return Array.Empty<LLVMValueRef>();
+            }, vectorizeHint: false);
+            return Array.Empty<LLVMValueRef>();
+        }, vectorizeHint: false);
+    }
+
+    /// <summary>The f32 scalar type of the op's context.</summary>
+    private static ScalarType F32Of(Operation op) => op.Context.F32;
+
     /// <summary>loop.gemm on a GPU: cuBLAS (nvptx) or hipBLAS (amdgcn), column-major with the operands swapped.</summary>
     private void GpuGemm(Operation op)
     {
+        if (_moduleOverride is not null)
+        {
+            DeviceGemm(op);
+            return;
+        }
         var t = (TensorType)op.Operand(0).Type;
         bool f32 = t.Element.Kind == ScalarKind.F32;
         var s = Scalar(t.Element);

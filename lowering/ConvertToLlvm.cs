@@ -92,6 +92,7 @@ public sealed unsafe partial class ConvertToLlvm
         }
         (_argOffsets, _funcBody) = (argOffsets, body);
         var resultOffsets = new List<long>();
+        if (_target != GpuTarget.None) EmitGpuHost(body.Ops.Where(o => o.Name != "func.return").ToList());
         foreach (var op in body.Ops)
         {
             if (op.Name == "func.return")
@@ -103,7 +104,6 @@ public sealed unsafe partial class ConvertToLlvm
             }
             if (_profile && (_profilePoints.Count == 0 || !Equals(_profilePoints[^1], op.Location))) ProfilePoint(op.Location);
             if (_target == GpuTarget.None) Emit(op);
-            else EmitGpuHost(op);
         }
         return new LoweredFunction(_name, argOffsets, resultOffsets.ToArray(), _hostOps.ToArray(),
             (func.GetAttr(Loops.ConvertTensorToLoops.MemorySize) ?? func.GetAttr(MemDialect.ArenaSize)) is IntegerAttr size ? size.Value : 0,
