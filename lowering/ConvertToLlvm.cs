@@ -16,7 +16,8 @@ namespace AutoSpIR.Lowering;
 /// threads through <c>GOMP_parallel</c> (libgomp) by <c>@aspir.parallel_for</c>, which splits the range evenly;
 /// <c>loop.gemm</c> calls <c>cblas_sgemm</c>/<c>cblas_dgemm</c> (OpenBLAS); <c>loop.host</c> calls the
 /// runtime's <c>aspir_host(ptr %rt, i64 %id, ptr %buffers)</c> with the op's index in
-/// <see cref="LoweredFunction.HostOps"/>. Sequential loops that carry a float (reductions) are marked
+/// <see cref="LoweredFunction.HostOps"/>. Innermost sequential loops that carry a float and walk memory contiguously
+/// (reductions along a row) are marked
 /// <c>llvm.loop.vectorize.enable</c>, which lets LLVM's vectorizer reassociate them, and a product added
 /// once becomes <c>llvm.fmuladd</c> (an FMA): the two changes of rounding this lowering allows.
 /// </summary>
@@ -321,8 +322,34 @@ public sealed unsafe partial class ConvertToLlvm
             for (int i = 0; i < phis.Length; i++) _values[block.Arguments[i + 1]] = phis[i];
             foreach (var inner in block.Ops) Emit(inner);
             return block.Terminator!.Operands.Select(V).ToArray();
-        }, carriesFloat && IsInnermost(op));
+        }, carriesFloat && IsInnermost(op) && IsContiguous(op));
         for (int i = 0; i < results.Length; i++) _values[op.Result(i)] = results[i];
+    }
+
+    /// <summary>
+    /// Whether every load and store of a loop body walks memory contiguously with the induction variable: its last
+    /// index is the variable (plus something defined outside the loop) and no other index depends on it. Only such
+    /// reductions are marked for vectorization: the hint forces it, and a strided walk (down a column) would become
+    /// gathers, slower than the scalar loop.
+    /// </summary>
+    private static bool IsContiguous(Operation loop)
+    {
+        var block = loop.Region(0).EntryBlock!;
+        var iv = block.Arguments[0];
+        var inside = new HashSet<Value>(block.Arguments);
+        foreach (var o in block.Ops) foreach (var r in o.Results) inside.Add(r);
+        bool DependsOnIv(Value v) => v == iv || inside.Contains(v) && v.DefiningOp is { } d && d.Operands.Any(DependsOnIv);
+        bool UnitStride(Value v) => v == iv
+            || v.DefiningOp is { Name: "arith.addi" } add && (add.Operand(0) == iv && !DependsOnIv(add.Operand(1)) || add.Operand(1) == iv && !DependsOnIv(add.Operand(0)));
+        foreach (var o in block.Ops)
+        {
+            int first = o.Name == "loop.load" ? 1 : o.Name == "loop.store" ? 2 : -1;
+            if (first < 0) continue;
+            var idx = o.Operands.Skip(first).ToList();
+            if (!idx.Any(DependsOnIv)) continue;   // loop-invariant
+            if (idx.Count == 0 || !UnitStride(idx[^1]) || idx.Take(idx.Count - 1).Any(DependsOnIv)) return false;
+        }
+        return true;
     }
 
     private static bool IsInnermost(Operation loop)
