@@ -37,14 +37,15 @@ internal static partial class AttentionLowering
     private const long Workers = 64;
 
     /// <summary>
-    /// Query and key block sizes: 64 x 64, halved while Bq * Bk * max(D, Dv) exceeds 2^18 (OpenBLAS runs a GEMM of
-    /// at most that many multiply-adds on the calling thread; larger ones start its own thread pool, which the
-    /// OpenMP threads calling at once would oversubscribe and serialize on), clamped to S and T.
+    /// Query and key block sizes: 64 x 64, halved while Bq * Bk * max(D, Dv) reaches 2^18 (OpenBLAS's pthread build
+    /// runs a GEMM below that many multiply-adds (SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD) single-threaded on
+    /// the calling thread, so the OpenMP threads' tile GEMMs run concurrently; a larger one would hand its work to
+    /// OpenBLAS's own thread pool, which concurrent callers oversubscribe and serialize on), clamped to S and T.
     /// </summary>
     private static (long Bq, long Bk) BlockSizes(Shape sh)
     {
         long bq = TileQ, bk = TileK, d = Math.Max(Math.Max(sh.D, sh.Dv), 1);
-        while (bq * bk * d > (1L << 18) && (bq > 8 || bk > 8))
+        while (bq * bk * d >= (1L << 18) && (bq > 8 || bk > 8))
         {
             if (bq >= bk) bq /= 2;
             else bk /= 2;

@@ -3,8 +3,10 @@ using AutoSpIR.Dialects.Tensor;
 namespace AutoSpIR.Lowering.Loops.Tensor;
 
 /// <summary>
-/// Loop lowerings of attention and attention_grad: flash-style loop nests with no S x T buffer (the loop
-/// dialect has no scratch memory; output rows serve as accumulators, a few scores live in registers).
+/// Loop lowerings of attention and attention_grad. Problems with S * T &gt;= 64 (and, for attention_grad, at least
+/// two (batch, key/value head) pairs) take the tiled FlashAttention-2 path of <c>AttentionLowering.Tiled.cs</c>
+/// (BLAS tile GEMMs, scratch tiles and row statistics); the others take the per-row nests below: flash-style
+/// loop nests with no S x T buffer (output rows serve as accumulators, a few scores live in registers).
 /// Math in the element type. Every nest is one flat <c>loop.parallel</c> (the code generator splits the
 /// first dimension over threads) over rows ordered (batch, head, position); under <c>causal</c> the
 /// positions are visited zig-zag (0, L-1, 1, L-2, ...) so that contiguous slices of the range carry
