@@ -13,6 +13,8 @@ namespace AutoSpIR.Lowering.Loops.Tensor;
 /// (16 f32, 8 f64) and carries one accumulator per column, so every step of the reduced loops reads a line
 /// (column sums of a [rows, n] matrix walk its rows, not its columns). A max over a long reduced last dimension
 /// (selects, which LLVM does not vectorize) keeps 8 partial maxima over interleaved elements, then combines them.
+/// Fewer than 16 outputs of rows of 2^16 or more (a full reduction, a loss) are split: chunks of each row reduced
+/// in parallel into per-op scratch, then combined in order per output.
 /// f32 sums accumulate in f64 (the interpreter sums in double and rounds once); maxima are
 /// exact in the element type.
 /// </para>
@@ -36,6 +38,9 @@ internal static class ReduceLowering
 
     private enum Kind { Sum, Mean, Max }
 
+    /// <summary>A row at least this long, of fewer than <see cref="SplitOutputs"/> outputs, is reduced in parallel chunks (of at least SplitMin / 8).</summary>
+    private const long SplitMin = 1 << 16, SplitOutputs = 16;
+
     /// <summary>Partial accumulators along a reduced last dimension (max).</summary>
     private const int Lanes = 8;
 
@@ -53,17 +58,34 @@ internal static class ReduceLowering
         for (int d = 0; d < shape.Length; d++) if (red[d]) len *= shape[d];
         var y = b.Reinterpret(outs[0], OutShape(shape, red));
         Func<Value, Value, Value> combine = kind == Kind.Max ? (m, v) => MaxNaN(b, m, v) : b.Add;
+        Value Init() => kind == Kind.Max ? b.C(double.NegativeInfinity, acc) : b.C(0, acc);
+        Value Finish(Value v) => b.Cast(kind == Kind.Mean ? b.Div(v, b.C(len, acc)) : v, elem);
+        // Few outputs, each a long contiguous row (everything reduced, or [k, r] over r): the rows are split into
+        // chunks reduced in parallel into scratch, then the chunks combined in order per output.
+        if (shape[^1] >= SplitMin && red[^1] && (shape.Length == 1 || shape.Length == 2 && shape[0] < SplitOutputs))
+        {
+            long k = shape.Length == 2 ? shape[0] : 1, r = shape[^1], chunks = Math.Min(256, r / (SplitMin / 8));
+            var rows = b.Reinterpret(x, k, r);
+            var part = b.Scratch(b.Ctx.Tensor(new[] { k, chunks }, acc));
+            b.Parallel(new[] { k, chunks }, i =>
+            {
+                var (n, c) = (b.I(r), b.I(chunks));
+                var lo = b.Div(b.Mul(i[1], n), c);
+                var hi = b.Div(b.Mul(b.Add(i[1], b.I(1)), n), c);
+                b.Store(b.Fold(lo, hi, Init(), (j, s) => combine(s, b.Cast(b.Load(rows, i[0], j), acc))), part, i[0], i[1]);
+            });
+            var y1 = b.Reinterpret(y, k);
+            b.Parallel(new[] { k }, i =>
+                b.Store(Finish(b.Fold(b.I(0), b.I(chunks), Init(), (c, s) => combine(s, b.Load(part, i[0], c)))), y1, i[0]));
+            return;
+        }
         Groups(b, shape, red, TileOf(elem), g =>
         {
-            var init = kind == Kind.Max ? b.C(double.NegativeInfinity, acc) : b.C(0, acc);
+            var init = Init();
             // Split accumulators only for max: LLVM vectorizes (and reassociates) a float sum itself, not the NaN-aware max.
-        var res = g.Loop(Enumerable.Repeat(init, g.Width).ToArray(),
+            var res = g.Loop(Enumerable.Repeat(init, g.Width).ToArray(),
                 (xi, a) => a.Select((s, w) => combine(s, b.Cast(b.Load(x, xi(w)), acc))).ToArray(), kind == Kind.Max ? combine : null);
-            for (int w = 0; w < g.Width; w++)
-            {
-                var v = kind == Kind.Mean ? b.Div(res[w], b.C(len, acc)) : res[w];
-                b.Store(b.Cast(v, elem), y, g.Kept(w));
-            }
+            for (int w = 0; w < g.Width; w++) b.Store(Finish(res[w]), y, g.Kept(w));
         });
     }
 

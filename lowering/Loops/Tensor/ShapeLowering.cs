@@ -253,16 +253,9 @@ internal static class ShapeLowering
         b.Store(b.Load(b.Flat(x), zero), b.Flat(y), zero);
     }
 
-    /// <summary>
-    /// <see cref="LoopBuilder.For(Value, Value, Value, Value[], Func{Value, Value[], Value[]})"/>, carrying an unused i64
-    /// when there is nothing to carry (loop.for's verifier takes at least one carried value).
-    /// </summary>
-    internal static Value[] For(LoopBuilder b, Value lower, Value upper, Value step, Value[] inits, Func<Value, Value[], Value[]> body)
-    {
-        if (inits.Length > 0) return b.For(lower, upper, step, inits, body);
-        b.For(lower, upper, step, new[] { b.I(0) }, (i, c) => { body(i, Array.Empty<Value>()); return c; });
-        return Array.Empty<Value>();
-    }
+    /// <summary><see cref="LoopBuilder.For(Value, Value, Value, Value[], Func{Value, Value[], Value[]})"/> (possibly carrying nothing).</summary>
+    internal static Value[] For(LoopBuilder b, Value lower, Value upper, Value step, Value[] inits, Func<Value, Value[], Value[]> body) =>
+        b.For(lower, upper, step, inits, body);
 
     /// <summary>An exact integer constant of integer type <paramref name="t"/> (i64 values beyond 2^53 included).</summary>
     internal static Value IntConst(LoopBuilder b, long v, ScalarType t) =>

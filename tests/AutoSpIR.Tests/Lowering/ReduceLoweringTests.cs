@@ -64,6 +64,35 @@ public class ReduceLoweringTests
         }
         """, t, rtol);
 
+    /// <summary>Few long rows: chunks reduced in parallel into scratch, then combined (with keepdim, leading size-1 dims).</summary>
+    [Theory]
+    [InlineData("reduce_sum", "f32", 1e-5)]
+    [InlineData("reduce_mean", "f64", 1e-12)]
+    [InlineData("reduce_max", "f32", 0)]
+    [InlineData("reduce_max", "f64", 0)]
+    public void FewLongRowsSplitIntoChunks(string op, string t, double rtol) => Check($$"""
+        func.func @split(%x: tensor<3x70001xT>, %v: tensor<1x65536xT>) -> (tensor<3xT>, tensor<T>, tensor<1x1xT>, tensor<3x1xT>) {
+          %a = tensor.{{op}} %x {dims = [1]} : tensor<3x70001xT> -> tensor<3xT>
+          %b = tensor.{{op}} %x {dims = [0, 1]} : tensor<3x70001xT> -> tensor<T>
+          %c = tensor.{{op}} %v {dims = [-1, 0], keepdim} : tensor<1x65536xT> -> tensor<1x1xT>
+          %d = tensor.{{op}} %x {dims = [-1], keepdim} : tensor<3x70001xT> -> tensor<3x1xT>
+          func.return %a, %b, %c, %d : tensor<3xT>, tensor<T>, tensor<1x1xT>, tensor<3x1xT>
+        }
+        """, t, rtol);
+
+    [Theory]
+    [InlineData("f32")]
+    [InlineData("f64")]
+    public void SplitReduceMaxPropagatesNaN(string t) => Check("""
+        func.func @nan(%x: tensor<2x70000xT>, %p: tensor<2x1xT>, %q: tensor<2x1xT>) -> (tensor<2xT>, tensor<T>) {
+          %l = tensor.log %p : tensor<2x1xT>
+          %y = tensor.concat %x, %l, %q {dim = 1} : (tensor<2x70000xT>, tensor<2x1xT>, tensor<2x1xT>) -> tensor<2x70002xT>
+          %a = tensor.reduce_max %y {dims = [1]} : tensor<2x70002xT> -> tensor<2xT>
+          %b = tensor.reduce_max %y {dims = [0, 1]} : tensor<2x70002xT> -> tensor<T>
+          func.return %a, %b : tensor<2xT>, tensor<T>
+        }
+        """, t, 0);
+
     /// <summary>log of [-1, 1) values is NaN for about half of them: rows and columns with and without NaN.</summary>
     [Theory]
     [InlineData("f32")]
