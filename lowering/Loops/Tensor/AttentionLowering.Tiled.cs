@@ -22,7 +22,9 @@ namespace AutoSpIR.Lowering.Loops.Tensor;
 /// of o are the accumulator rows divided by the row sums.
 /// </para>
 /// <para>
-/// Backward: (A) the forward's pass per (batch, head, query block) gives every row's lse = m + log l and
+/// Backward with T &lt;= <see cref="MaxRowKeys"/>: <see cref="BackwardRows"/> (whole score rows of a query block in
+/// scratch: five GEMMs per tile, no statistics pass). Longer key sequences:
+/// (A) the forward's pass per (batch, head, query block) gives every row's lse = m + log l and
 /// delta = dO . O (O recomputed in the accumulator) into two scratch vectors; (B) one item per (batch, key/value
 /// head g) owns dk and dv of g and dq of g's query heads (zeroed first, then accumulated by GEMMs with beta 1):
 /// per key block, per query head of the group, per query block from the causal start: S = Q K^T and
@@ -185,6 +187,11 @@ internal static partial class AttentionLowering
 
     private static void BackwardTiled(LoopBuilder b, Shape sh, Value q, Value k, Value v, Value dO, Value dq, Value dk, Value dv)
     {
+        if (sh.T <= MaxRowKeys)
+        {
+            BackwardRows(b, sh, q, k, v, dO, dq, dk, dv);
+            return;
+        }
         var et = sh.Elem;
         var (bq, bk) = BlockSizes(sh);
         var t = new Tiles(bq, bk, (sh.S + bq - 1) / bq);
@@ -288,6 +295,114 @@ internal static partial class AttentionLowering
             });
         });
     }
+    /// <summary>Longest key sequence for which <see cref="BackwardRows"/> keeps whole score rows of a query block (2 x Bq x T per worker).</summary>
+    private const long MaxRowKeys = 8192;
+
+    /// <summary>
+    /// attention_grad with whole score rows (T &lt;= <see cref="MaxRowKeys"/>): one item per (batch, key/value head g)
+    /// owns dk and dv of g and dq of g's query heads (zeroed, then accumulated by GEMMs with beta 1). Per query head
+    /// of the group and query block: S = scale Q K^T and dP = dO V^T for every key block up to the causal limit
+    /// (GEMMs into two Bq x T scratch rows per worker, keys in full blocks of Bk and a last block of T mod Bk, so
+    /// no key is counted twice); per row the max, l = sum exp(s - max), P = exp(s - max) / l, delta = sum P dP and
+    /// dS = P (dP - delta) over the attended keys (zeros past them, and in rows repeated from the query block
+    /// before); then per key block dV += P^T dO, dK += scale dS^T Q and dQ += scale dS K. Five GEMMs per tile, no
+    /// statistics pass.
+    /// </summary>
+    private static void BackwardRows(LoopBuilder b, Shape sh, Value q, Value k, Value v, Value dO, Value dq, Value dk, Value dv)
+    {
+        var et = sh.Elem;
+        var (bq, bk) = BlockSizes(sh);
+        long fullEnd = sh.T / bk * bk, tail = sh.T - fullEnd;
+        long items = sh.B * sh.Hkv, workers = Math.Min(items, Workers / 2);
+        var sp = b.Scratch(b.Ctx.Tensor(new[] { workers * bq * sh.T }, et));
+        var ds = b.Scratch(b.Ctx.Tensor(new[] { workers * bq * sh.T }, et));
+        Workshare(b, workers, items, (w, item) =>
+        {
+            var (bi, g) = (b.Div(item, b.I(sh.Hkv)), b.Rem(item, b.I(sh.Hkv)));
+            var zero = b.C(0, et);
+            var one = b.C(1, et);
+            var lowest = b.C(sh.Lowest, et);
+            var rows0 = b.Mul(w, b.I(bq * sh.T));
+            b.For(sh.T, j =>
+            {
+                Fill(b, dk, RowOffset(b, bi, j, g, sh.T, sh.Hkv, sh.D), sh.D, zero);
+                Fill(b, dv, RowOffset(b, bi, j, g, sh.T, sh.Hkv, sh.Dv), sh.Dv, zero);
+            });
+            b.For(sh.S, i => b.For(sh.Group, hh =>
+                Fill(b, dq, RowOffset(b, bi, i, b.Add(b.Mul(g, b.I(sh.Group)), hh), sh.S, sh.Hq, sh.D), sh.D, zero)));
+            b.For(sh.Group, hh =>
+            {
+                var h = b.Add(b.Mul(g, b.I(sh.Group)), hh);
+                b.For(b.I(0), b.I(sh.S), b.I(bq), Array.Empty<Value>(), (ib, _) =>
+                {
+                    var r0 = b.Min(ib, b.I(sh.S - bq));
+                    var rmin = b.Sub(ib, r0);
+                    var qOff = RowOffset(b, bi, r0, h, sh.S, sh.Hq, sh.D);
+                    var oOff = RowOffset(b, bi, r0, h, sh.S, sh.Hq, sh.Dv);
+                    // Keys the block's last row attends: [0, kend); computed columns: whole key blocks, [0, cols).
+                    var kend = sh.Causal ? b.Add(r0, b.I(bq + sh.T - sh.S)) : b.I(sh.T);
+                    var cols = sh.Causal ? b.Min(b.Mul(b.Div(b.Add(kend, b.I(bk - 1)), b.I(bk)), b.I(bk)), b.I(sh.T)) : b.I(sh.T);
+                    void KeyBlocks(Action<Value, long> body)
+                    {
+                        b.For(b.I(0), b.Min(kend, b.I(fullEnd)), b.I(bk), Array.Empty<Value>(), (jb, _) => { body(jb, bk); return Array.Empty<Value>(); });
+                        if (tail > 0)
+                            b.For(b.I(0), b.Select(b.Cmp("sgt", kend, b.I(fullEnd)), b.I(1), b.I(0)), b.I(1), Array.Empty<Value>(),
+                                (_, _) => { body(b.I(fullEnd), tail); return Array.Empty<Value>(); });
+                    }
+                    KeyBlocks((jb, n) =>
+                    {
+                        var c0 = b.Add(rows0, jb);
+                        b.Gemm(q, k, sp, qOff, RowOffset(b, bi, jb, g, sh.T, sh.Hkv, sh.D), c0, bq, n, sh.D, sh.Hq * sh.D, sh.Hkv * sh.D, sh.T,
+                            false, true, alpha: sh.Scale);
+                        b.Gemm(dO, v, ds, oOff, RowOffset(b, bi, jb, g, sh.T, sh.Hkv, sh.Dv), c0, bq, n, sh.Dv, sh.Hq * sh.Dv, sh.Hkv * sh.Dv, sh.T,
+                            false, true);
+                    });
+                    b.For(bq, r =>
+                    {
+                        var rowOff = b.Add(rows0, b.Mul(r, b.I(sh.T)));
+                        // Attended keys [0, hi): none in rows repeated from the block before.
+                        var hi = sh.Causal ? b.Add(b.Add(r0, r), b.I(sh.T - sh.S + 1)) : b.I(sh.T);
+                        hi = b.Select(b.Cmp("sge", r, rmin), hi, b.I(0));
+                        var m = RangeMax(b, sp, rowOff, b.I(0), hi, lowest, 16);
+                        var l = b.Fold(b.I(0), hi, zero, (c, acc) =>
+                        {
+                            var at = b.Add(rowOff, c);
+                            var e = b.Exp(b.Sub(b.Load(sp, at), m));
+                            b.Store(e, sp, at);
+                            return b.Add(acc, e);
+                        });
+                        var inv = b.Div(one, b.Max(l, b.C(1e-30, et)));
+                        var delta = b.Fold(b.I(0), hi, zero, (c, acc) =>
+                        {
+                            var at = b.Add(rowOff, c);
+                            var p = b.Mul(b.Load(sp, at), inv);
+                            b.Store(p, sp, at);
+                            return b.Add(acc, b.Mul(p, b.Load(ds, at)));
+                        });
+                        b.For(b.I(0), hi, b.I(1), Array.Empty<Value>(), (c, _) =>
+                        {
+                            var at = b.Add(rowOff, c);
+                            b.Store(b.Mul(b.Load(sp, at), b.Sub(b.Load(ds, at), delta)), ds, at);
+                            return Array.Empty<Value>();
+                        });
+                        foreach (var t in new[] { sp, ds })
+                            b.For(hi, cols, b.I(1), Array.Empty<Value>(), (c, _) => { b.Store(zero, t, b.Add(rowOff, c)); return Array.Empty<Value>(); });
+                    });
+                    KeyBlocks((jb, n) =>
+                    {
+                        var a0 = b.Add(rows0, jb);
+                        var kOff = RowOffset(b, bi, jb, g, sh.T, sh.Hkv, sh.D);
+                        var vOff = RowOffset(b, bi, jb, g, sh.T, sh.Hkv, sh.Dv);
+                        b.Gemm(sp, dO, dv, a0, oOff, vOff, n, sh.Dv, bq, sh.T, sh.Hq * sh.Dv, sh.Hkv * sh.Dv, true, false, beta: 1);
+                        b.Gemm(ds, q, dk, a0, qOff, kOff, n, sh.D, bq, sh.T, sh.Hq * sh.D, sh.Hkv * sh.D, true, false, alpha: sh.Scale, beta: 1);
+                        b.Gemm(ds, k, dq, a0, kOff, qOff, bq, sh.D, n, sh.T, sh.Hkv * sh.D, sh.Hq * sh.D, false, false, alpha: sh.Scale, beta: 1);
+                    });
+                    return Array.Empty<Value>();
+                });
+            });
+        });
+    }
+
     /// <summary>
     /// The valid columns [lo, hi) of a tile row: from <paramref name="cmin"/> (keys before it were in the block
     /// before) to <paramref name="cmax"/> inclusive (the causal limit; null: the whole block), hi &gt;= lo.

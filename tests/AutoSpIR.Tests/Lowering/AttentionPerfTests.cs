@@ -20,7 +20,7 @@ public class AttentionPerfTests(ITestOutputHelper output)
         Time("attention_grad", AttentionLoweringTests.BackwardProgram(b, s, s, hq, hkv, d, d, "f32", causal));
     }
 
-    private const int Runs = 9;
+    private const int Runs = 15;
 
     private void Time(string what, string program)
     {

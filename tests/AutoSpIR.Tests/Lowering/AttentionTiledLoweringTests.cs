@@ -6,7 +6,8 @@ namespace AutoSpIR.Tests.Lowering;
 /// of 65, 127, 130 and 200 end in a partial block (replaced by the full block ending at the sequence end, its
 /// repeated rows and keys masked); S = 1 (one-row blocks); causal with S &lt; T (the mask's bottom-right corner
 /// inside a block); not causal with S &gt; T; grouped-query and multi-query heads (dk, dv summed over the
-/// group); head dimensions 1, 3 and 32; f32 and f64; a large explicit scale.
+/// group); head dimensions 1, 3 and 32; f32 and f64; a large explicit scale; for the backward, T &gt; 8192 (the
+/// statistics pass and tile loop instead of whole score rows).
 /// </summary>
 public class AttentionTiledLoweringTests
 {
@@ -39,6 +40,8 @@ public class AttentionTiledLoweringTests
     [InlineData(1, 100, 100, 2, 2, 1, 2, "f32", true, null)]     // D = 1 (the per-row path needs D >= 2 for its statistics)
     [InlineData(1, 200, 200, 4, 1, 16, 16, "f32", true, null)]   // B * Hkv = 1: the per-row nests
     [InlineData(1, 256, 256, 8, 8, 32, 32, "f32", true, null)]
+    [InlineData(1, 3, 8200, 2, 2, 4, 4, "f32", false, null)]     // T > 8192: statistics pass, then tiles (no whole score rows)
+    [InlineData(2, 70, 8200, 2, 1, 4, 3, "f64", true, null)]     // the same, causal with S < T, multi-query
     public void Backward(long b, long s, long t, long hq, long hkv, long d, long dv, string elem, bool causal, double? scale) =>
         NativeHarness.AssertMatchesInterpreter(AttentionLoweringTests.BackwardProgram(b, s, t, hq, hkv, d, dv, elem, causal, scale), Rtol(elem));
 }
