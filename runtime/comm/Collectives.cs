@@ -14,6 +14,24 @@ internal enum CollectiveKind { AllReduce, AllGather, ReduceScatter, AllToAll, Sh
 /// </summary>
 internal sealed class CollectiveCall
 {
+    /// <summary>
+    /// The group as an array, checked for a call by <paramref name="rank"/> in a world of <paramref name="size"/>:
+    /// it holds the rank, names no rank twice, and only ranks of the world (every backend's ArgumentException).
+    /// </summary>
+    public static int[] CheckGroup(IReadOnlyList<int> group, int rank, int size)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        var g = group.ToArray();
+        var seen = new HashSet<int>();
+        foreach (var r in g)
+        {
+            if (r < 0 || r >= size) throw new ArgumentException($"group {ThreadWorld.List(g)} names rank {r}, but the world has ranks 0..{size - 1}", nameof(group));
+            if (!seen.Add(r)) throw new ArgumentException($"group {ThreadWorld.List(g)} names rank {r} twice", nameof(group));
+        }
+        if (!seen.Contains(rank)) throw new ArgumentException($"group {ThreadWorld.List(g)} does not hold this rank", nameof(group));
+        return g;
+    }
+
     private CollectiveCall(CollectiveKind kind, TensorType? input, ReduceOp reduce = ReduceOp.Sum, int dim = 0, int dim2 = 0, int offset = 0, bool rotate = false)
     {
         Kind = kind;

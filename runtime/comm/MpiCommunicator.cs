@@ -393,18 +393,5 @@ public sealed unsafe class MpiCommunicator : ICommunicator
 
     private static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
 
-    /// <summary>The group as an array: holds this rank, no rank twice, every rank in the world.</summary>
-    private int[] CheckGroup(IReadOnlyList<int> group)
-    {
-        ArgumentNullException.ThrowIfNull(group);
-        var g = group.ToArray();
-        var seen = new HashSet<int>();
-        foreach (var r in g)
-        {
-            if (r < 0 || r >= Size) throw new ArgumentException($"group {ThreadWorld.List(g)} names rank {r}, but the world has ranks 0..{Size - 1}", nameof(group));
-            if (!seen.Add(r)) throw new ArgumentException($"group {ThreadWorld.List(g)} names rank {r} twice", nameof(group));
-        }
-        if (!seen.Contains(Rank)) throw new ArgumentException($"group {ThreadWorld.List(g)} does not hold this rank", nameof(group));
-        return g;
-    }
+    private int[] CheckGroup(IReadOnlyList<int> group) => CollectiveCall.CheckGroup(group, Rank, Size);
 }

@@ -98,7 +98,7 @@ internal static class RunTool
         ToolIO.PrintDiagnostics(diag, Console.Error);
         if (module is null) return 1;
 
-        var func = FindEntry(module, cl.Get("entry"), out var entryError);
+        var func = ToolIO.FindEntry(module, cl.Get("entry"), out var entryError);
         if (func is null)
         {
             Console.Error.WriteLine($"{Tool}: error: {entryError}");
@@ -206,22 +206,6 @@ internal static class RunTool
         };
     }
 
-    private static Operation? FindEntry(Operation module, string? requested, out string error)
-    {
-        var funcs = module.Region(0).Ops.Where(o => o.Name == "func.func" && !o.Region(0).IsEmpty).ToList();
-        error = "";
-        if (requested is not null)
-        {
-            var name = requested.TrimStart('@');
-            var f = funcs.FirstOrDefault(o => FuncDialect.SymName(o) == name);
-            if (f is null) error = $"no function '@{name}' in the program (it has {string.Join(", ", funcs.Select(o => "@" + FuncDialect.SymName(o)))})";
-            return f;
-        }
-        if (funcs.Count == 1) return funcs[0];
-        var train = funcs.FirstOrDefault(o => FuncDialect.SymName(o) == "train_step");
-        if (train is null) error = $"the program has {funcs.Count} functions; choose one with --entry";
-        return train;
-    }
 
     /// <summary>Each argument comes from the parameter file (aspir.param) or the input file (aspir.name).</summary>
     private static List<HostTensor> LoadArguments(Operation func, SafetensorsFile? paramFile, SafetensorsFile? inputFile, bool initOptState = false)
@@ -576,17 +560,6 @@ internal static class MpiRun
             throw new InjectedFailureException($"injected failure (AUTOSP_FAIL_RANK={rank})");
     }
 
-    private static Operation FindEntry(Operation module, string? requested)
-    {
-        var funcs = module.Region(0).Ops.Where(o => o.Name == "func.func" && !o.Region(0).IsEmpty).ToList();
-        if (requested is not null)
-        {
-            var name = requested.TrimStart('@');
-            return funcs.FirstOrDefault(o => FuncDialect.SymName(o) == name)
-                   ?? throw new ArgumentException($"no function '@{name}' in the program (it has {string.Join(", ", funcs.Select(o => "@" + FuncDialect.SymName(o)))})");
-        }
-        if (funcs.Count == 1) return funcs[0];
-        return funcs.FirstOrDefault(o => FuncDialect.SymName(o) == "train_step")
-               ?? throw new ArgumentException($"the program has {funcs.Count} functions; choose one with --entry");
-    }
+    private static Operation FindEntry(Operation module, string? requested) =>
+        ToolIO.FindEntry(module, requested, out var error) ?? throw new ArgumentException(error);
 }

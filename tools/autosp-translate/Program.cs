@@ -61,12 +61,8 @@ internal static class TranslateTool
         var module = AspIRParserDriver.ParseAndVerify(text, path == "-" ? "<stdin>" : path, ctx, diag);
         ToolIO.PrintDiagnostics(diag, Console.Error);
         if (module is null) return 1;
-        var funcs = module.Region(0).Ops.Where(o => o.Name == "func.func" && !o.Region(0).IsEmpty).ToList();
-        var entry = cl.Get("entry")?.TrimStart('@');
-        var func = entry is not null ? funcs.FirstOrDefault(f => FuncDialect.SymName(f) == entry)
-            : funcs.Count == 1 ? funcs[0] : funcs.FirstOrDefault(f => FuncDialect.SymName(f) == "train_step");
-        if (func is null)
-            return Fail(entry is not null ? $"no function '@{entry}' in the program" : $"the program has {funcs.Count} functions; choose one with --entry");
+        var func = ToolIO.FindEntry(module, cl.Get("entry"), out var entryError);
+        if (func is null) return Fail(entryError);
 
         try
         {

@@ -69,6 +69,28 @@ public static class ToolIO
         _ => e.Message,
     };
 
+    /// <summary>
+    /// The function a tool runs: <paramref name="requested"/> (with or without '@') when given, else the module's
+    /// only function with a body, else <c>@train_step</c>; null with the reason in <paramref name="error"/>.
+    /// </summary>
+    public static Operation? FindEntry(Operation module, string? requested, out string error)
+    {
+        var funcs = module.Region(0).Ops.Where(o => o.Name == "func.func" && !o.Region(0).IsEmpty).ToList();
+        string Name(Operation f) => f.GetString("sym_name") ?? "";
+        error = "";
+        if (requested is not null)
+        {
+            var name = requested.TrimStart('@');
+            var f = funcs.FirstOrDefault(o => Name(o) == name);
+            if (f is null) error = $"no function '@{name}' in the program (it has {string.Join(", ", funcs.Select(o => "@" + Name(o)))})";
+            return f;
+        }
+        if (funcs.Count == 1) return funcs[0];
+        var train = funcs.FirstOrDefault(o => Name(o) == "train_step");
+        if (train is null) error = $"the program has {funcs.Count} functions; choose one with --entry";
+        return train;
+    }
+
     public static void PrintDiagnostics(DiagnosticEngine diag, TextWriter w)
     {
         foreach (var d in diag.All) w.WriteLine(d.ToString());
