@@ -13,7 +13,8 @@ public delegate void OpLowering(LoopBuilder b, Operation op, Value[] inputs, Val
 /// loop nests over its arena. Every result of a tensor op becomes a <c>loop.buffer</c> at its planned offset
 /// (<c>mem.offsets</c>), arguments stay (buffers at their <c>mem.offset</c>), and the op is replaced by the
 /// loops its lowering (<see cref="TensorLowerings"/>) writes; a dist collective becomes a <c>loop.host</c> the
-/// runtime executes. In-place results (an elementwise op writing its dying operand's buffer) are safe:
+/// runtime executes. Chains of elementwise ops are fused into one loop (<see cref="FusedProducers"/>): the
+/// intermediate values are never stored (their planned buffers stay unused). In-place results (an elementwise op writing its dying operand's buffer) are safe:
 /// elementwise lowerings read an element before they write it. The signature is kept: arguments and
 /// results are the caller's buffers, where the plan put them. Leaves no tensor or dist op behind; an op
 /// without a lowering is an error at the op.
@@ -54,6 +55,8 @@ public sealed class ConvertTensorToLoops : Pass
         long scratch = 0;
         var bufferOf = new Dictionary<Value, Value>();
         foreach (var a in body.Arguments) bufferOf[a] = a;
+        var fusedInto = FusedProducers(body);
+        var fusion = body.Ops.Where(o => !fusedInto.ContainsKey(o)).ToDictionary(o => o, o => FusionOf(o, fusedInto));
         foreach (var op in body.Ops.ToList())
         {
             if (op.Name == "func.return")
@@ -61,6 +64,7 @@ public sealed class ConvertTensorToLoops : Pass
                 for (int i = 0; i < op.NumOperands; i++) op.SetOperand(i, bufferOf[op.Operand(i)]);
                 continue;
             }
+            if (fusedInto.ContainsKey(op)) continue;   // computed inside its consumer's loop
             b.B.SetInsertionPoint(op);
             b.B.Location = op.Location;
             var offsets = MemDialect.Ints(op, MemDialect.Offsets);
@@ -79,9 +83,12 @@ public sealed class ConvertTensorToLoops : Pass
                 }
                 outputs[i] = b.Buffer(offsets[i], t);
             }
-            var inputs = op.Operands.Select(v => bufferOf[v]).ToArray();
+            // A value of a fused producer has no buffer (null): its consumer's loop computes it.
+            var inputs = op.Operands.Select(v => bufferOf.TryGetValue(v, out var buffer) ? buffer : null!).ToArray();
             if (op.DialectName == "dist") Host(b, op, inputs, outputs);
-            else if (TensorLowerings.Find(op.Name) is { } lower)
+            else if ((fusion[op] is { Count: > 0 } producers
+                         ? Tensor.ElementwiseLowering.Fused(producers, v => bufferOf[v], Tensor.ElementwiseLowering.Scalar[op.Name])
+                         : TensorLowerings.Find(op.Name)) is { } lower)
             {
                 if (op.OperandTypes.Concat(op.ResultTypes).OfType<TensorType>().FirstOrDefault(t => t.Element.Kind is ScalarKind.BF16 or ScalarKind.F16) is { } half)
                 {
@@ -102,6 +109,37 @@ public sealed class ConvertTensorToLoops : Pass
         foreach (var op in body.Ops.Where(o => o.DialectName is "tensor" or "dist").Reverse().ToList()) op.Erase();
         if (scratch > 0) func.SetAttr(MemorySize, pc.Context.Integer(b.ScratchBase + scratch));
         return true;
+    }
+
+    /// <summary>
+    /// Elementwise chains to fuse: an elementwise op whose only use is the elementwise op right after it, with
+    /// as many elements of one type, and which frees no buffer (so every buffer the fused loop reads is still
+    /// live when it runs), is computed inside that op's loop. Returns producer -> consumer.
+    /// </summary>
+    private static Dictionary<Operation, Operation> FusedProducers(Block body)
+    {
+        var into = new Dictionary<Operation, Operation>();
+        var scalar = Tensor.ElementwiseLowering.Scalar;
+        foreach (var f in body.Ops)
+        {
+            if (!scalar.ContainsKey(f.Name) || f.PrevInBlock is not { } p || !scalar.ContainsKey(p.Name) || p.NumResults != 1) continue;
+            var uses = p.Result(0).Uses.ToList();
+            if (uses.Count != 1 || uses[0].Owner != f) continue;
+            if (p.Result(0).Type is not TensorType pt || f.Result(0).Type is not TensorType ft
+                || pt.NumElements != ft.NumElements || !ReferenceEquals(pt.Element, ft.Element)) continue;
+            if (MemDialect.Ints(p, MemDialect.Free) is { Length: > 0 }) continue;
+            into[p] = f;
+        }
+        return into;
+    }
+
+    /// <summary>The producers fused into <paramref name="consumer"/> (transitively), empty when none; before any loop is inserted.</summary>
+    private static List<Operation> FusionOf(Operation consumer, Dictionary<Operation, Operation> into)
+    {
+        var producers = new List<Operation>();
+        for (var p = consumer.PrevInBlock; p is not null && into.TryGetValue(p, out var c) && (c == consumer || producers.Contains(c)); p = p.PrevInBlock)
+            producers.Add(p);
+        return producers;
     }
 
     /// <summary>A collective: <c>loop.host</c> with a clone of the op on block arguments standing for its inputs.</summary>

@@ -4,27 +4,68 @@ namespace AutoSpIR.Lowering.Loops.Tensor;
 /// Loop lowerings of the elementwise ops (add sub mul div neg exp log rsqrt silu gelu silu_grad gelu_grad
 /// cast constant): one <c>loop.parallel</c> over the flat elements, computed in the element type (f32
 /// math for f32; the interpreter computes in double and rounds once, so f32 results differ by rounding).
-/// Reading element i before writing it keeps the planner's in-place writes correct.
+/// Reading element i before writing it keeps the planner's in-place writes correct. A chain of them, each
+/// feeding only the next, is one loop (<see cref="Fused"/>).
 /// </summary>
 internal static class ElementwiseLowering
 {
-    public static readonly (string Op, OpLowering Lower)[] Rules =
+    /// <summary>
+    /// The ops whose result element is a function of their operands' elements at the same index, with that
+    /// function: what <c>convert-tensor-to-loops</c> fuses into one loop when one feeds the next.
+    /// </summary>
+    public static readonly Dictionary<string, Func<LoopBuilder, Value[], Value>> Scalar = new(StringComparer.Ordinal)
     {
-        ("tensor.add", Binary((b, x, y) => b.Add(x, y))),
-        ("tensor.sub", Binary((b, x, y) => b.Sub(x, y))),
-        ("tensor.mul", Binary((b, x, y) => b.Mul(x, y))),
-        ("tensor.div", Binary((b, x, y) => b.Div(x, y))),
-        ("tensor.neg", Unary((b, x) => b.Neg(x))),
-        ("tensor.exp", Unary((b, x) => b.Exp(x))),
-        ("tensor.log", Unary((b, x) => b.Log(x))),
-        ("tensor.rsqrt", Unary((b, x) => b.Rsqrt(x))),
-        ("tensor.silu", Unary((b, x) => b.Div(x, b.Add(One(b, x), b.Exp(b.Neg(x)))))),
-        ("tensor.gelu", Unary((b, x) => b.Mul(b.Mul(Const(b, x, 0.5), x), b.Add(One(b, x), b.Erf(b.Mul(x, Const(b, x, 1 / Math.Sqrt(2)))))))),
-        ("tensor.silu_grad", Binary(SiluGrad)),
-        ("tensor.gelu_grad", Binary(GeluGrad)),
-        ("tensor.cast", Unary((b, x) => x, cast: true)),
-        ("tensor.constant", Constant),
+        ["tensor.add"] = (b, v) => b.Add(v[0], v[1]),
+        ["tensor.sub"] = (b, v) => b.Sub(v[0], v[1]),
+        ["tensor.mul"] = (b, v) => b.Mul(v[0], v[1]),
+        ["tensor.div"] = (b, v) => b.Div(v[0], v[1]),
+        ["tensor.neg"] = (b, v) => b.Neg(v[0]),
+        ["tensor.exp"] = (b, v) => b.Exp(v[0]),
+        ["tensor.log"] = (b, v) => b.Log(v[0]),
+        ["tensor.rsqrt"] = (b, v) => b.Rsqrt(v[0]),
+        ["tensor.silu"] = (b, v) => b.Div(v[0], b.Add(One(b, v[0]), b.Exp(b.Neg(v[0])))),
+        ["tensor.gelu"] = (b, v) => b.Mul(b.Mul(Const(b, v[0], 0.5), v[0]), b.Add(One(b, v[0]), b.Erf(b.Mul(v[0], Const(b, v[0], 1 / Math.Sqrt(2)))))),
+        ["tensor.silu_grad"] = (b, v) => SiluGrad(b, v[0], v[1]),
+        ["tensor.gelu_grad"] = (b, v) => GeluGrad(b, v[0], v[1]),
     };
+
+    public static readonly (string Op, OpLowering Lower)[] Rules =
+        Scalar.Select(e => (e.Key, Fused(Array.Empty<Operation>(), _ => throw new InvalidOperationException("no fused producers"), e.Value)))
+            .Append(("tensor.cast", Unary((b, x) => x, cast: true)))
+            .Append(("tensor.constant", (OpLowering)Constant))
+            .ToArray();
+
+    /// <summary>
+    /// An elementwise op, with the producers in <paramref name="fused"/> computed inside its loop instead of
+    /// read from their buffers: out[i] = f(operands[i]), an operand made by a fused producer being that
+    /// producer's function of its own operands at i (recursively); <paramref name="bufferOf"/> gives the
+    /// buffers of the values the fused producers read. The caller guarantees that those buffers stay live
+    /// until the op (the fused producers free none).
+    /// </summary>
+    public static OpLowering Fused(IReadOnlyCollection<Operation> fused, Func<Value, Value> bufferOf, Func<LoopBuilder, Value[], Value> f) =>
+        (b, op, ins, outs) =>
+        {
+            var y = b.Flat(outs[0]);
+            var buffers = new Dictionary<Value, Value>();
+            for (int k = 0; k < op.NumOperands; k++)
+                if (op.Operand(k).DefiningOp is not { } producer || !fused.Contains(producer)) buffers.TryAdd(op.Operand(k), b.Flat(ins[k]));
+            foreach (var d in fused)
+                foreach (var v in d.Operands)
+                    if ((v.DefiningOp is not { } p || !fused.Contains(p)) && !buffers.ContainsKey(v)) buffers[v] = b.Flat(bufferOf(v));
+            b.Parallel(new[] { ((TensorType)y.Type).NumElements }, i =>
+            {
+                var memo = new Dictionary<Value, Value>();
+                Value Element(Value v)
+                {
+                    if (memo.TryGetValue(v, out var x)) return x;
+                    x = v.DefiningOp is { } d && fused.Contains(d)
+                        ? Scalar[d.Name](b, d.Operands.Select(Element).ToArray())
+                        : b.Load(buffers[v], i[0]);
+                    return memo[v] = x;
+                }
+                b.Store(f(b, op.Operands.Select(Element).ToArray()), y, i[0]);
+            });
+        };
 
     /// <summary>An elementwise lowering of a one-operand op: out[i] = f(in[i]).</summary>
     public static OpLowering Unary(Func<LoopBuilder, Value, Value> f, bool cast = false) => (b, op, ins, outs) =>
@@ -36,13 +77,6 @@ internal static class ElementwiseLowering
             var v = b.Load(x, i[0]);
             b.Store(cast ? CastElement(b, v, to) : f(b, v), y, i[0]);
         });
-    };
-
-    /// <summary>An elementwise lowering of a two-operand op: out[i] = f(a[i], b[i]).</summary>
-    public static OpLowering Binary(Func<LoopBuilder, Value, Value, Value> f) => (b, op, ins, outs) =>
-    {
-        var (x, z, y) = (b.Flat(ins[0]), b.Flat(ins[1]), b.Flat(outs[0]));
-        b.Parallel(new[] { ((TensorType)y.Type).NumElements }, i => b.Store(f(b, b.Load(x, i[0]), b.Load(z, i[0])), y, i[0]));
     };
 
     /// <summary>dx = dy s (1 + x (1 - s)), s = 1 / (1 + e^-x).</summary>
