@@ -76,14 +76,7 @@ internal static partial class AttentionLowering
         var et = sh.Elem;
         b.Parallel(new[] { sh.B * sh.Hq * sh.S }, ix =>
         {
-            var (bi, h, i) = Position(b, ix[0], sh.Hq, sh.S, sh.Causal);
-            var row = b.Add(b.Mul(b.Add(b.Mul(bi, b.I(sh.S)), i), b.I(sh.Hq)), h);
-            var qo = b.Mul(row, b.I(sh.D));
-            var oo = b.Mul(row, b.I(sh.Dv));
-            var kv0 = KvRow0(b, sh, bi, h);
-            var count = KeyCount(b, sh, i);
-            var scale = b.C(sh.Scale, et);
-            var zero = b.C(0, et);
+            var (i, qo, oo, kv0, count, scale, zero) = QueryRow(b, sh, ix[0]);
             Fill(b, o, oo, sh.Dv, zero);
             var ml = b.For(b.I(0), count, b.I(Block), new[] { b.C(sh.Lowest, et), zero }, (jb, c) =>
             {
@@ -128,14 +121,7 @@ internal static partial class AttentionLowering
         // (A) Row statistics of every query row into dq[row, 0] (lse) and dq[row, 1] (delta).
         b.Parallel(new[] { sh.B * sh.Hq * sh.S }, ix =>
         {
-            var (bi, h, i) = Position(b, ix[0], sh.Hq, sh.S, sh.Causal);
-            var row = b.Add(b.Mul(b.Add(b.Mul(bi, b.I(sh.S)), i), b.I(sh.Hq)), h);
-            var qo = b.Mul(row, b.I(sh.D));
-            var oo = b.Mul(row, b.I(sh.Dv));
-            var kv0 = KvRow0(b, sh, bi, h);
-            var count = KeyCount(b, sh, i);
-            var scale = b.C(sh.Scale, et);
-            var zero = b.C(0, et);
+            var (i, qo, oo, kv0, count, scale, zero) = QueryRow(b, sh, ix[0]);
             // m: running max, l: sum of exp(s - m), a: sum of exp(s - m) dp.
             var st = b.For(b.I(0), count, b.I(Block), new[] { b.C(sh.Lowest, et), zero, zero }, (jb, c) =>
             {
@@ -210,14 +196,7 @@ internal static partial class AttentionLowering
         // (C) dq, one query row per iteration: its statistics are read first, then the row is overwritten.
         b.Parallel(new[] { sh.B * sh.Hq * sh.S }, ix =>
         {
-            var (bi, h, i) = Position(b, ix[0], sh.Hq, sh.S, sh.Causal);
-            var row = b.Add(b.Mul(b.Add(b.Mul(bi, b.I(sh.S)), i), b.I(sh.Hq)), h);
-            var qo = b.Mul(row, b.I(sh.D));
-            var oo = b.Mul(row, b.I(sh.Dv));
-            var kv0 = KvRow0(b, sh, bi, h);
-            var count = KeyCount(b, sh, i);
-            var scale = b.C(sh.Scale, et);
-            var zero = b.C(0, et);
+            var (i, qo, oo, kv0, count, scale, zero) = QueryRow(b, sh, ix[0]);
             var lse = b.Load(dq, qo);
             var delta = b.Load(dq, b.Add(qo, b.I(1)));
             Fill(b, dq, qo, sh.D, zero);
@@ -310,6 +289,19 @@ internal static partial class AttentionLowering
     /// The (batch, head, position) of flat index <paramref name="flat"/> of [B, heads, len], positions
     /// zig-zag under <paramref name="zigzag"/> (0, len-1, 1, len-2, ...: a bijection of [0, len)).
     /// </summary>
+    /// <summary>
+    /// What a per-query-row iteration of the row-by-row path starts from: its position i, the element offsets of
+    /// its q (and dq) row and of its output row, the first KV row it reads, how many keys it attends, the scale
+    /// and zero in the element type.
+    /// </summary>
+    private static (Value I, Value Qo, Value Oo, Value Kv0, Value Count, Value Scale, Value Zero) QueryRow(LoopBuilder b, Shape sh, Value flat)
+    {
+        var (bi, h, i) = Position(b, flat, sh.Hq, sh.S, sh.Causal);
+        var row = b.Add(b.Mul(b.Add(b.Mul(bi, b.I(sh.S)), i), b.I(sh.Hq)), h);
+        return (i, b.Mul(row, b.I(sh.D)), b.Mul(row, b.I(sh.Dv)), KvRow0(b, sh, bi, h), KeyCount(b, sh, i),
+            b.C(sh.Scale, sh.Elem), b.C(0, sh.Elem));
+    }
+
     private static (Value Batch, Value Head, Value Pos) Position(LoopBuilder b, Value flat, long heads, long len, bool zigzag)
     {
         var pos = b.Rem(flat, b.I(len));
