@@ -85,6 +85,11 @@ internal static class RunTool
                                         "(each process is one rank; this process was not started by mpirun)");
                 return 1;
             }
+            if (cl.Has("repeat") || cl.GetFlag("profile"))
+            {
+                Console.Error.WriteLine($"{Tool}: error: --repeat and --profile time the native executor in one process (--backend native), not under mpirun");
+                return 1;
+            }
             return MpiRun.Run(cl, executor, timeout);
         }
 

@@ -263,6 +263,14 @@ public class MpiBackendTests(MpiPrograms programs) : IClassFixture<MpiPrograms>
     }
 
     [Fact]
+    public void TimingOptionsAreRefusedUnderMpirun()
+    {
+        var (code, _, stderr) = Repo.Bash($"OMPI_COMM_WORLD_SIZE=4 {Run} sp4.aspir --backend mpi --repeat 3", Dir, Limit);
+        Assert.Equal(1, code);
+        Assert.Equal("autosp-run: error: --repeat and --profile time the native executor in one process (--backend native), not under mpirun", stderr.Trim());
+    }
+
+    [Fact]
     public void TheNativeBackendRefusesTheInterpreter()
     {
         var (code, _, stderr) = Repo.Bash($"{Run} sp4.aspir --backend native --executor interp", Dir, Limit);
