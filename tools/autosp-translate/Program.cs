@@ -25,7 +25,7 @@ internal static class TranslateTool
     public static int Run(string[] args)
     {
         var cl = new CommandLine(Tool, "autosp-translate FILE.aspir --target x86-64|nvptx64|amdgcn [--mcpu CPU] [--emit KIND] -o OUT");
-        cl.Value("target", "x86-64 (an ELF object, assembly or LLVM IR for the host), nvptx64 (PTX), amdgcn (an HSA code object linked with ld.lld)");
+        cl.Value("target", "x86-64 (the default: an ELF object, assembly or LLVM IR for the host), nvptx64 (PTX), amdgcn (an HSA code object linked with ld.lld)");
         cl.Value("mcpu", "x86-64: x86-64, x86-64-v2, x86-64-v3 (default), x86-64-v4, native; nvptx64: sm_80 (default), sm_86, sm_89, sm_90; amdgcn: gfx90a (default), gfx940, gfx941, gfx1100 (LLVM 16 has no gfx942: use gfx940, its ISA sibling)");
         cl.Value("emit", "what to write: x86-64 obj (default), asm, llvm; nvptx64 ptx (default), llvm; amdgcn hsaco (default), obj, asm, llvm; any target: loops (the loop-dialect program)");
         cl.Value("host-out", "GPU targets: where to write the host launcher's LLVM IR (kernel launches, cuBLAS/hipBLAS calls, collectives); default OUT.host.ll");
