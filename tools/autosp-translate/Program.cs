@@ -19,14 +19,14 @@ internal static class TranslateTool
     {
         ["x86-64"] = ("x86_64-pc-linux-gnu", new[] { "x86-64", "x86-64-v2", "x86-64-v3", "x86-64-v4", "native" }, "x86-64-v3", ""),
         ["nvptx64"] = ("nvptx64-nvidia-cuda", new[] { "sm_80", "sm_86", "sm_89", "sm_90" }, "sm_80", "+ptx78"),
-        ["amdgcn"] = ("amdgcn-amd-amdhsa", new[] { "gfx90a", "gfx940", "gfx941", "gfx1100" }, "gfx90a", ""),
+        ["amdgcn"] = ("amdgcn-amd-amdhsa", new[] { "gfx90a", "gfx940", "gfx1100" }, "gfx90a", ""),
     };
 
     public static int Run(string[] args)
     {
         var cl = new CommandLine(Tool, "autosp-translate FILE.aspir --target x86-64|nvptx64|amdgcn [--mcpu CPU] [--emit KIND] -o OUT");
         cl.Value("target", "x86-64 (the default: an ELF object, assembly or LLVM IR for the host), nvptx64 (PTX), amdgcn (an HSA code object linked with ld.lld)");
-        cl.Value("mcpu", "x86-64: x86-64, x86-64-v2, x86-64-v3 (default), x86-64-v4, native; nvptx64: sm_80 (default), sm_86, sm_89, sm_90; amdgcn: gfx90a (default), gfx940, gfx941, gfx1100 (LLVM 16 has no gfx942: use gfx940, its ISA sibling)");
+        cl.Value("mcpu", "x86-64: x86-64, x86-64-v2, x86-64-v3 (default), x86-64-v4, native; nvptx64: sm_80 (default), sm_86, sm_89, sm_90; amdgcn: gfx90a (default), gfx940, gfx1100 (LLVM 16 has no gfx941 or gfx942: use gfx940, its ISA sibling)");
         cl.Value("emit", "what to write: x86-64 obj (default), asm, llvm; nvptx64 ptx (default), llvm; amdgcn hsaco (default), obj, asm, llvm; any target: loops (the loop-dialect program)");
         cl.Value("host-out", "GPU targets: where to write the host launcher's LLVM IR (kernel launches, cuBLAS/hipBLAS calls, collectives); default OUT.host.ll");
         cl.Value("entry", "the function to translate (default: the module's only function, else @train_step)");
@@ -39,7 +39,7 @@ internal static class TranslateTool
             return Fail($"unknown --target '{targetName}'; choose x86-64, nvptx64 or amdgcn");
         var cpu = cl.Get("mcpu") ?? target.Default;
         if (!target.Cpus.Contains(cpu))
-            return Fail($"--mcpu '{cpu}' is not a {targetName} CPU this tool targets; choose {string.Join(", ", target.Cpus)}" +
+            return Fail($"--mcpu '{cpu}' is not one of the {targetName} CPUs this tool targets; choose {string.Join(", ", target.Cpus)}" +
                         (cpu == "gfx942" ? " (LLVM 16, Debian's, predates gfx942; gfx940 has its instruction set)" : ""));
         var emit = cl.Get("emit") ?? (targetName switch { "x86-64" => "obj", "nvptx64" => "ptx", _ => "hsaco" });
         var kinds = targetName switch
