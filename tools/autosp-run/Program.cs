@@ -93,14 +93,7 @@ internal static class RunTool
             return MpiRun.Run(cl, executor, timeout);
         }
 
-        var path = cl.Positional[0];
-        var text = ToolIO.ReadInput(Tool, path);
-        if (text is null) return 1;
-
-        var ctx = AllDialects.NewContext();
-        var diag = new DiagnosticEngine();
-        var module = AspIRParserDriver.ParseAndVerify(text, path == "-" ? "<stdin>" : path, ctx, diag);
-        ToolIO.PrintDiagnostics(diag, Console.Error);
+        var module = ToolIO.ReadProgram(Tool, cl.Positional[0]);
         if (module is null) return 1;
 
         var func = ToolIO.FindEntry(module, cl.Get("entry"), out var entryError);

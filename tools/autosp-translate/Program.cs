@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using AutoSpIR.Dialects;
 using AutoSpIR.Dialects.Func;
-using AutoSpIR.Grammar;
 using AutoSpIR.Lowering;
 using AutoSpIR.Lowering.Llvm;
 using AutoSpIR.Tools;
@@ -53,13 +51,7 @@ internal static class TranslateTool
         if (output is null) return 1;
         if (output == "-" && emit is "obj" or "hsaco") return Fail($"--emit {emit} is binary; give a file with -o");
 
-        var path = cl.Positional[0];
-        var text = ToolIO.ReadInput(Tool, path);
-        if (text is null) return 1;
-        var ctx = AllDialects.NewContext();
-        var diag = new DiagnosticEngine();
-        var module = AspIRParserDriver.ParseAndVerify(text, path == "-" ? "<stdin>" : path, ctx, diag);
-        ToolIO.PrintDiagnostics(diag, Console.Error);
+        var module = ToolIO.ReadProgram(Tool, cl.Positional[0]);
         if (module is null) return 1;
         var func = ToolIO.FindEntry(module, cl.Get("entry"), out var entryError);
         if (func is null) return Fail(entryError);

@@ -70,6 +70,20 @@ public static class ToolIO
     };
 
     /// <summary>
+    /// Reads, parses and verifies the program at <paramref name="path"/> ('-' for standard input) with every dialect
+    /// registered; prints the diagnostics and returns null when it cannot be read or has errors.
+    /// </summary>
+    public static Operation? ReadProgram(string tool, string path)
+    {
+        var text = ReadInput(tool, path);
+        if (text is null) return null;
+        var diag = new DiagnosticEngine();
+        var module = AutoSpIR.Grammar.AspIRParserDriver.ParseAndVerify(text, path == "-" ? "<stdin>" : path, AutoSpIR.Dialects.AllDialects.NewContext(), diag);
+        PrintDiagnostics(diag, Console.Error);
+        return module;
+    }
+
+    /// <summary>
     /// The function a tool runs: <paramref name="requested"/> (with or without '@') when given, else the module's
     /// only function with a body, else <c>@train_step</c>; null with the reason in <paramref name="error"/>.
     /// </summary>
