@@ -78,20 +78,19 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     public HostTensor AllReduce(HostTensor x, IReadOnlyList<int> group, ReduceOp op, TensorType? resultType = null)
     {
         ArgumentNullException.ThrowIfNull(x);
-        var g = CheckGroup(group);
-        var call = CollectiveCall.AllReduce(x, op);
-        var type = call.ResultType(g.Length, resultType);
-        int p = Array.IndexOf(g, Rank);
-        var got = Exchange(call, g, q => x, q => true);
-        var inputs = Inputs(got, p, x, x.Type);
-        return Done(call, g, p, call.Compute(inputs, p, type));
+        return EveryoneSendsAll(x, group, CollectiveCall.AllReduce(x, op), resultType);
     }
 
     public HostTensor AllGather(HostTensor x, IReadOnlyList<int> group, int dim, TensorType? resultType = null)
     {
         ArgumentNullException.ThrowIfNull(x);
+        return EveryoneSendsAll(x, group, CollectiveCall.AllGather(x, dim), resultType);
+    }
+
+    /// <summary>A collective (all_reduce, all_gather) in which every rank sends its whole input to every other.</summary>
+    private HostTensor EveryoneSendsAll(HostTensor x, IReadOnlyList<int> group, CollectiveCall call, TensorType? resultType)
+    {
         var g = CheckGroup(group);
-        var call = CollectiveCall.AllGather(x, dim);
         var type = call.ResultType(g.Length, resultType);
         int p = Array.IndexOf(g, Rank);
         var got = Exchange(call, g, q => x, q => true);
