@@ -10,17 +10,11 @@
 #      with the one-device run and with PyTorch.
 # f64, so that "equal" can be seen to the last digits (the test suite checks f32 too).
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
-out=${1:-$(mktemp -d)}
-mkdir -p "$out"
-config=../shared/models/tiny-llama.json
+cd "$(dirname "$0")/../.."
+. examples/lib.sh "$@"
 shape="--seq-len 64 --batch 2 --dtype f64"
-data="--params $out/params.safetensors --inputs $out/inputs.safetensors"
 
-run() { echo "\$ $*" >&2; "$@"; }
-run /usr/bin/python3 tests/oracle/llama_oracle.py --hf-config $config $shape --seed 0 --out-dir "$out"
-run bin/autosp-gen --hf-config $config $shape -o "$out/train_step.aspir"
+tiny_llama "$shape"
 run bin/autosp-opt "$out/train_step.aspir" -p autodiff -o "$out/joint.aspir"
 run bin/autosp-run "$out/joint.aspir" $data --out "$out/one-device.safetensors"
 run bin/autosp-opt "$out/joint.aspir" -p 'autosp{sp=4},comm-report{per-op=false}' -o "$out/sp4.aspir"

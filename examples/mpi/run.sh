@@ -12,19 +12,13 @@
 # Needs Open MPI (bin/setup installs openmpi-bin). As root mpirun needs --allow-run-as-root, and 4 ranks on
 # fewer cores --oversubscribe; -q keeps mpirun's own notices out when a rank fails.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
-out=${1:-$(mktemp -d)}
-mkdir -p "$out"
-config=../shared/models/tiny-llama.json
+cd "$(dirname "$0")/../.."
+. examples/lib.sh "$@"
 shape="--seq-len 64 --batch 2 --dtype f64"
-data="--params $out/params.safetensors --inputs $out/inputs.safetensors"
 mpirun="mpirun -q -np 4 --allow-run-as-root --oversubscribe --mca btl self,vader --mca btl_vader_single_copy_mechanism none"
 
-run() { echo "\$ $*" >&2; "$@"; }
 command -v mpirun >/dev/null || { echo "mpirun is not installed (bin/setup installs openmpi-bin libopenmpi-dev)" >&2; exit 1; }
-run /usr/bin/python3 tests/oracle/llama_oracle.py --hf-config $config $shape --seed 0 --out-dir "$out" >/dev/null
-run bin/autosp-gen --hf-config $config $shape -o "$out/train_step.aspir"
+tiny_llama "$shape"
 run bin/autosp-opt "$out/train_step.aspir" -p autodiff -o "$out/joint.aspir"
 run bin/autosp-opt "$out/joint.aspir" -p 'autosp{sp=4}' -o "$out/sp4.aspir"
 run bin/autosp-run "$out/sp4.aspir" $data --ranks 4 --out "$out/threads.safetensors" --report

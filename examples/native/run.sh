@@ -9,18 +9,12 @@
 #   4. autosp-translate: the per-rank step as PTX for sm_90 (assembled by ptxas) and as an AMDGPU code
 #      object for gfx90a (linked by ld.lld-16), with the kernels llvm-readobj-16 lists.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
-out=${1:-$(mktemp -d)}
-mkdir -p "$out"
-config=../shared/models/tiny-llama.json
+cd "$(dirname "$0")/../.."
+. examples/lib.sh "$@"
 shape="--seq-len 64 --batch 2 --dtype f32"
-data="--params $out/params.safetensors --inputs $out/inputs.safetensors"
 ptxas=.deps/nvidia-cuda-toolkit/usr/bin/ptxas
 
-run() { echo "\$ $*" >&2; "$@"; }
-run /usr/bin/python3 tests/oracle/llama_oracle.py --hf-config $config $shape --seed 0 --out-dir "$out" >/dev/null
-run bin/autosp-gen --hf-config $config $shape -o "$out/train_step.aspir"
+tiny_llama "$shape"
 run bin/autosp-opt "$out/train_step.aspir" -p autodiff -o "$out/joint.aspir"
 run bin/autosp-opt "$out/joint.aspir" -p 'autosp{sp=4}' -o "$out/sp4.aspir"
 run bin/autosp-run "$out/joint.aspir" $data --backend native --repeat 3 --report --profile \

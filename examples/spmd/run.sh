@@ -3,10 +3,8 @@
 # Ulysses-style, on 4 ranks (threads, collectives over the dist dialect); the 4-rank
 # output, assembled from the ranks' shards, must equal the one-device output.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
-out=${1:-$(mktemp -d)}
-mkdir -p "$out"
+cd "$(dirname "$0")/../.."
+. examples/lib.sh "$@"
 /usr/bin/python3 - "$out/qkv.safetensors" <<'PY'
 import sys, torch
 sys.path.insert(0, "tests/oracle")
@@ -14,7 +12,6 @@ from llama_oracle import write_safetensors
 g = torch.Generator().manual_seed(0)
 write_safetensors(sys.argv[1], {n: torch.randn(1, 16, 4, 8, generator=g, dtype=torch.float64) for n in ("q", "k", "v")})
 PY
-run() { echo "\$ $*" >&2; "$@"; }
 run bin/autosp-run examples/spmd/attention.aspir --inputs "$out/qkv.safetensors" --out "$out/one.safetensors"
 run bin/autosp-run examples/spmd/ulysses-attention.aspir --ranks 4 --inputs "$out/qkv.safetensors" \
   --report --compare "$out/one.safetensors" --rtol 1e-12

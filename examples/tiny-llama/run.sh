@@ -8,16 +8,11 @@
 #   4. autosp-run runs it on the reference interpreter, reports time and peak memory,
 #      and compares loss and every gradient with PyTorch's.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
-out=${1:-$(mktemp -d)}
-mkdir -p "$out"
-config=../shared/models/tiny-llama.json
+cd "$(dirname "$0")/../.."
+. examples/lib.sh "$@"
 shape="--seq-len 64 --batch 2 --dtype f32"
 
-run() { echo "\$ $*" >&2; "$@"; }
-run /usr/bin/python3 tests/oracle/llama_oracle.py --hf-config $config $shape --seed 0 --out-dir "$out"
-run bin/autosp-gen --hf-config $config $shape -o "$out/train_step.aspir"
+tiny_llama "$shape"
 run bin/autosp-opt "$out/train_step.aspir" -p autodiff -o "$out/joint.aspir"
 run bin/autosp-opt "$out/joint.aspir" -p 'cost-report{per-op=false}' -o /dev/null
 run bin/autosp-run "$out/joint.aspir" --params "$out/params.safetensors" --inputs "$out/inputs.safetensors" \

@@ -11,19 +11,14 @@
 #      step and with PyTorch.
 # f64, so that "equal" can be seen to the last digits.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
-out=${1:-$(mktemp -d)}
-mkdir -p "$out"
-config=../shared/models/tiny-llama.json
+cd "$(dirname "$0")/../.."
+. examples/lib.sh "$@"
 shape="--seq-len 32 --batch 2 --dtype f64"
-data="--params $out/params.safetensors --inputs $out/inputs.safetensors --init-opt-state"
+data="$data --init-opt-state"
 opt="optimizer{lr=0.01,weight-decay=0.1}"
 
-run() { echo "\$ $*" >&2; "$@"; }
-run /usr/bin/python3 tests/oracle/llama_oracle.py --hf-config $config $shape --seed 0 --out-dir "$out"
+tiny_llama "$shape"
 run /usr/bin/python3 examples/zero/torch_adamw.py --dir "$out" --lr 0.01 --weight-decay 0.1 --out "$out/torch-adamw.safetensors"
-run bin/autosp-gen --hf-config $config $shape -o "$out/train_step.aspir"
 run bin/autosp-opt "$out/train_step.aspir" -p "autodiff,$opt" -o "$out/one-device.aspir"
 run bin/autosp-run "$out/one-device.aspir" $data --out "$out/one-device.safetensors" \
   --compare "$out/torch-adamw.safetensors" --rtol 1e-9
